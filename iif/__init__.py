@@ -1,0 +1,13 @@
+"""Inverse Image Frequency (IIF) for long-tailed LVIS detection and segmentation.
+
+Importing ``iif`` registers its MMDetection components (losses, linear layers, heads, datasets,
+hooks) when mmdet is installed, so configs only need
+``custom_imports = dict(imports=['iif'], allow_failed_imports=False)``. Without mmdet (for example
+a machine that only computes weights) the package still imports and ``iif weights`` works.
+"""
+from importlib.util import find_spec
+
+__version__ = '0.1.0'
+
+if find_spec('mmdet') is not None:
+    from . import mmdet_plugins  # noqa: F401  (registers components)

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``iif`` CLI (see iif/cli.py)."""

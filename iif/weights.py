@@ -1,0 +1,239 @@
+"""Inverse Image Frequency (IIF) weights.
+
+For class c with n_c training images out of N (or m_c instances out of M for the ``*_obj``
+variants) the weight is a decreasing function of p_c = n_c / N (Alexandridis et al., "Inverse
+Image Frequency for Long-tailed Image Recognition", IEEE TIP 2023):
+
+    raw     ln(N / n)                 base2   log2(N / n)
+    smooth  ln((N + 1) / (n + 1)) + 1 base10  log10(N / n)
+    prob    ln((N - n) / n)           normit  -Phi^-1(n / N)
+    gombit  -ln(-ln(1 - n / N))
+
+This module deliberately needs only the standard library (plus orjson when present) so that
+``iif weights`` works without torch or mmdet installed.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from statistics import NormalDist
+from typing import Callable, Dict, List, Sequence, Union
+
+_STANDARD_NORMAL = NormalDist()
+
+# f(count, total) for each base variant; the *_obj forms apply the same f to instance counts.
+_BASE_FORMULAS: Dict[str, Callable[[int, int], float]] = {
+    'raw': lambda n, N: math.log(N / n),
+    'smooth': lambda n, N: math.log((N + 1) / (n + 1)) + 1.0,
+    'prob': lambda n, N: math.log((N - n) / n),
+    'normit': lambda n, N: -_STANDARD_NORMAL.inv_cdf(n / N),
+    'gombit': lambda n, N: -math.log(-math.log(1.0 - n / N)),
+    'base2': lambda n, N: math.log2(N / n),
+    'base10': lambda n, N: math.log10(N / n),
+}
+BASE_VARIANTS: List[str] = list(_BASE_FORMULAS)
+VARIANTS: List[str] = BASE_VARIANTS + [f'{v}_obj' for v in BASE_VARIANTS]
+
+# Bundled per-class tables (copied from the kit's shared LVIS facts; sources in iif/data/README.md).
+# N for v1 is the LVIS v1 train image count; N for v0.5 is derived in lvis_split_stats.tsv.
+BUNDLED_DATASETS: Dict[str, Dict[str, Union[str, int]]] = {
+    'lvis_v1': dict(table='lvis_v1_categories.csv', num_images=100170),
+    'lvis_v0.5': dict(table='lvis_v0.5_categories.csv', num_images=57263),
+}
+
+FREQUENCY_GROUPS = ('r', 'c', 'f')
+CSV_COLUMNS = ['id', 'name', 'frequency', 'image_count', 'instance_count'] + VARIANTS
+
+
+class WeightsError(ValueError):
+    """Raised for any input that cannot give well-defined IIF weights."""
+
+
+@dataclass
+class ClassCounts:
+    """Per-class image and instance counts of one training set, sorted by category id."""
+    ids: List[int]
+    names: List[str]
+    frequency: List[str]
+    image_count: List[int]
+    instance_count: List[int]
+    num_images: int  # N
+    num_instances: int  # M
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def frequency_group(image_count: int) -> str:
+    """LVIS's rule: rare <= 10 training images < common <= 100 < frequent."""
+    if image_count <= 10:
+        return 'r'
+    return 'c' if image_count <= 100 else 'f'
+
+
+def bundled_table_path(dataset: str) -> Path:
+    if dataset not in BUNDLED_DATASETS:
+        raise WeightsError(f'unknown dataset {dataset!r}; bundled tables: '
+                           f'{", ".join(BUNDLED_DATASETS)} (or pass an annotation file)')
+    return Path(str(resources.files('iif') / 'data' / BUNDLED_DATASETS[dataset]['table']))
+
+
+def load_bundled_counts(dataset: str) -> ClassCounts:
+    path = bundled_table_path(dataset)
+    with open(path, newline='', encoding='utf-8') as f:
+        rows = sorted(csv.DictReader(f), key=lambda r: int(r['id']))
+    instance_count = [int(r['instance_count']) for r in rows]
+    return ClassCounts(
+        ids=[int(r['id']) for r in rows],
+        names=[r['name'] for r in rows],
+        frequency=[r['frequency'] for r in rows],
+        image_count=[int(r['image_count']) for r in rows],
+        instance_count=instance_count,
+        num_images=int(BUNDLED_DATASETS[dataset]['num_images']),
+        num_instances=sum(instance_count),
+        source=f'bundled:{dataset}')
+
+
+def load_json(path: Union[str, os.PathLike]) -> dict:
+    """Parse a (possibly GB-sized) JSON file, with orjson when available."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f'annotation file not found: {path}')
+    try:
+        import orjson
+    except ImportError:  # the standard library is slower but gives the same result
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    return orjson.loads(path.read_bytes())
+
+
+def counts_from_annotations(ann: Union[str, os.PathLike, dict]) -> ClassCounts:
+    """Count, for every category of an LVIS/COCO-format file, its images and instances.
+
+    N is the number of images in the file and M the number of annotations. A category's
+    frequency group is the file's own ``frequency`` field when present (LVIS), else LVIS's rule.
+    """
+    data = ann if isinstance(ann, dict) else load_json(ann)
+    source = 'in-memory annotations' if isinstance(ann, dict) else str(ann)
+    for key in ('images', 'annotations', 'categories'):
+        if key not in data:
+            raise WeightsError(f'{source} is not an LVIS/COCO annotation file: no "{key}" key')
+    categories = sorted(data['categories'], key=lambda c: c['id'])
+    index = {c['id']: i for i, c in enumerate(categories)}
+    instances = [0] * len(categories)
+    images_per_class = [set() for _ in categories]
+    for a in data['annotations']:
+        i = index.get(a['category_id'])
+        if i is None:
+            raise WeightsError(f'{source}: annotation {a.get("id")} has category_id '
+                               f'{a["category_id"]}, which is not in "categories"')
+        instances[i] += 1
+        images_per_class[i].add(a['image_id'])
+    image_count = [len(s) for s in images_per_class]
+    return ClassCounts(
+        ids=[c['id'] for c in categories],
+        names=[c.get('name', str(c['id'])) for c in categories],
+        frequency=[c.get('frequency') or frequency_group(n) for c, n in zip(categories, image_count)],
+        image_count=image_count,
+        instance_count=instances,
+        num_images=len(data['images']),
+        num_instances=len(data['annotations']),
+        source=source)
+
+
+def load_counts(source: str) -> ClassCounts:
+    """Counts from a bundled dataset name or an annotation JSON file."""
+    if source in BUNDLED_DATASETS:
+        return load_bundled_counts(source)
+    if str(source).endswith('.json'):
+        return counts_from_annotations(source)
+    raise WeightsError(f'unknown counts source {source!r}: use one of '
+                       f'{", ".join(BUNDLED_DATASETS)} or an LVIS/COCO annotation .json file')
+
+
+def _check_variant(variant: str) -> None:
+    if variant not in VARIANTS:
+        raise WeightsError(f'unknown IIF variant {variant!r}; choose one of: {", ".join(VARIANTS)}')
+
+
+def compute_weights(counts: ClassCounts, variant: str) -> List[float]:
+    """The IIF weight of every class (in ``counts`` order) for one variant.
+
+    Policy for degenerate classes: a class with no images (instances, for ``*_obj``) has no
+    finite weight, and a class in every image makes prob/normit/gombit infinite; both raise a
+    WeightsError that names the classes rather than silently producing inf or NaN.
+    """
+    _check_variant(variant)
+    by_instances = variant.endswith('_obj')
+    formula = _BASE_FORMULAS[variant[:-4] if by_instances else variant]
+    per_class = counts.instance_count if by_instances else counts.image_count
+    total = counts.num_instances if by_instances else counts.num_images
+    unit = 'instances' if by_instances else 'images'
+    empty = [f'{i} ({name})' for i, name, n in zip(counts.ids, counts.names, per_class) if n <= 0]
+    if empty:
+        raise WeightsError(
+            f'{counts.source}: {len(empty)} categor{"y has" if len(empty) == 1 else "ies have"} '
+            f'no training {unit}, so the IIF weight is undefined: {", ".join(empty[:20])}'
+            f'{" ..." if len(empty) > 20 else ""}. Remove the category or use annotations that '
+            f'contain it.')
+    too_many = [f'{i} ({name}: {n} of {total})'
+                for i, name, n in zip(counts.ids, counts.names, per_class) if n >= total]
+    if too_many:
+        raise WeightsError(f'{counts.source}: categories with as many {unit} as the whole set '
+                           f'({total}) give infinite weights: {", ".join(too_many[:20])}')
+    return [formula(n, total) for n in per_class]
+
+
+def weights_table(counts: ClassCounts, variants: Sequence[str] = VARIANTS) -> List[dict]:
+    """Rows of the weights CSV: one per category, sorted by id."""
+    columns = {v: compute_weights(counts, v) for v in variants}
+    rows = []
+    for k in sorted(range(len(counts)), key=lambda k: counts.ids[k]):
+        row = dict(id=counts.ids[k], name=counts.names[k], frequency=counts.frequency[k],
+                   image_count=counts.image_count[k], instance_count=counts.instance_count[k])
+        row.update({v: columns[v][k] for v in variants})
+        rows.append(row)
+    return rows
+
+
+def write_weights_csv(counts: ClassCounts, out: Union[str, os.PathLike]) -> Path:
+    out = Path(out)
+    rows = weights_table(counts)  # computed first: a bad input must not leave a partial file
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + '.tmp')
+    with open(tmp, 'w', newline='', encoding='utf-8') as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS, lineterminator='\n')
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+    os.replace(tmp, out)
+    return out
+
+
+def read_weights_csv(path: Union[str, os.PathLike], variant: str) -> List[float]:
+    """One variant's column of a CSV written by :func:`write_weights_csv`, in id order."""
+    _check_variant(variant)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f'weights file not found: {path}')
+    with open(path, newline='', encoding='utf-8') as f:
+        reader = csv.DictReader(f)
+        if variant not in (reader.fieldnames or []):
+            raise WeightsError(f'{path} has no column {variant!r}; write it with `iif weights`')
+        rows = sorted(reader, key=lambda r: int(r['id']))
+    return [float(r[variant]) for r in rows]
+
+
+def load_weights(source: str, variant: str) -> List[float]:
+    """IIF weights in category-id order from a bundled dataset name, an annotation .json, or a
+    weights .csv written by ``iif weights``."""
+    _check_variant(variant)
+    if str(source).endswith('.csv'):
+        return read_weights_csv(source, variant)
+    return compute_weights(load_counts(source), variant)
