@@ -1,0 +1,632 @@
+"""Reading and validating LVIS ground truth and detection results.
+
+Both backends go through this module, so a malformed input is rejected with the same
+``ValueError`` subclass, before any evaluation starts.
+
+Results are read in chunks: a results JSON (one file or several per-rank shards) is split at
+top-level ``}, {`` boundaries and each piece is parsed with orjson, so only one piece exists as
+Python objects at a time. A split that falls inside a string or a nested value makes that piece
+invalid JSON; the reader then falls back to parsing the whole file (stdlib ``json``, which also
+accepts the ``NaN`` that ``json.dump`` writes, so that validation can name it).
+"""
+from __future__ import annotations
+
+import json
+import numbers
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is in the lock file; stdlib is the fallback
+    orjson = None
+
+IOU_TYPES = ('bbox', 'segm')
+FREQUENCIES = ('r', 'c', 'f')
+CHUNK_BYTES = 64 << 20       # bytes of results JSON parsed at a time
+CHUNK_ENTRIES = 250_000      # entries of an in-memory result list handled at a time
+
+
+class ResultsFormatError(ValueError):
+    """The detection results are malformed (missing fields, unknown ids, NaN scores, ...)."""
+
+
+class GroundTruthFormatError(ValueError):
+    """The LVIS ground-truth annotations are malformed."""
+
+
+PathLike = Union[str, os.PathLike]
+
+
+def _loads(data: bytes):
+    if orjson is not None:
+        return orjson.loads(data)
+    return json.loads(data)
+
+
+def _is_path(x) -> bool:
+    return isinstance(x, (str, os.PathLike))
+
+
+def _read_bytes(path: PathLike, what: str) -> bytes:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{what} file not found: {os.fspath(path)}')
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+def _parse_whole(path: PathLike, what: str, err_cls):
+    data = _read_bytes(path, what)
+    try:
+        return _loads(data)
+    except ValueError:
+        pass
+    try:  # stdlib json accepts NaN/Infinity, which json.dump writes for non-finite floats
+        return json.loads(data)
+    except ValueError as e:
+        raise err_cls(f'{what} file {os.fspath(path)} is not valid JSON: {e}') from None
+
+
+# --------------------------------------------------------------------------- ground truth
+
+@dataclass
+class GroundTruth:
+    """Compact ground truth; annotations filtered and ordered as lvis-api uses them."""
+    img_ids: np.ndarray            # sorted unique image ids
+    img_hw: np.ndarray             # (num_images, 2) height, width (0 where absent)
+    cat_ids: np.ndarray            # sorted category ids
+    cat_group: np.ndarray          # 0 r, 1 c, 2 f for each category
+    neg_keys: np.ndarray           # sorted unique img_idx * C + cat_idx of neg_category_ids
+    nel_keys: np.ndarray           # same for not_exhaustive_category_ids
+    pos_keys: np.ndarray           # same for categories with (kept) annotations
+    ann_img: np.ndarray            # kept annotations, ordered by (image, file order)
+    ann_cat: np.ndarray
+    ann_area: np.ndarray
+    ann_ignore: np.ndarray         # bool, the optional 'ignore' field
+    ann_id: np.ndarray
+    ann_bbox: Optional[np.ndarray] = None       # (n, 4) for bbox
+    ann_segm: Optional[list] = None             # raw segmentation objects for segm
+    dataset: Optional[dict] = field(default=None, repr=False)
+
+    @property
+    def num_images(self) -> int:
+        return int(self.img_ids.size)
+
+    @property
+    def num_categories(self) -> int:
+        return int(self.cat_ids.size)
+
+    def image_index(self, ids: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        return _lookup(self.img_ids, ids)
+
+    def category_index(self, ids: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        return _lookup(self.cat_ids, ids)
+
+
+def _lookup(sorted_ids: np.ndarray, ids: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Index of each id in ``sorted_ids`` and a mask of ids that were found."""
+    if sorted_ids.size == 0:
+        return np.zeros(ids.shape, np.int64), np.zeros(ids.shape, bool)
+    idx = np.searchsorted(sorted_ids, ids)
+    idx_c = np.minimum(idx, sorted_ids.size - 1)
+    found = sorted_ids[idx_c] == ids
+    return idx_c, found
+
+
+def load_gt_dataset(gt) -> Tuple[dict, bool]:
+    """Ground truth as a dict; the flag says whether the dict is ours (freshly parsed)."""
+    if _is_path(gt):
+        data = _parse_whole(gt, 'ground-truth', GroundTruthFormatError)
+        owned = True
+    elif isinstance(gt, dict):
+        data, owned = gt, False
+    elif isinstance(getattr(gt, 'dataset', None), dict):  # an lvis.LVIS / COCO object
+        data, owned = gt.dataset, False
+    else:
+        raise TypeError(f'gt must be a path, a dict or an LVIS object, not {type(gt).__name__}')
+    if not isinstance(data, dict):
+        raise GroundTruthFormatError(f'ground truth must be a JSON object, got {type(data).__name__}')
+    for key in ('images', 'annotations', 'categories'):
+        if not isinstance(data.get(key), list):
+            raise GroundTruthFormatError(f"ground truth has no '{key}' list")
+    return data, owned
+
+
+def _int_array(values: list, what: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.size and arr.dtype.kind not in 'iu':
+        bad = [i for i, v in enumerate(values)
+               if not isinstance(v, numbers.Integral) or isinstance(v, bool)]
+        raise GroundTruthFormatError(f'{what} must be integers ({len(bad)} are not, first at index {bad[0]})')
+    return arr.astype(np.int64).reshape(-1)
+
+
+def _field_list(items: list, key: str, what: str) -> list:
+    try:
+        return [it[key] for it in items]
+    except (KeyError, TypeError):
+        missing = [i for i, it in enumerate(items) if not isinstance(it, dict) or key not in it]
+        raise GroundTruthFormatError(
+            f"{len(missing)} {what} lack field '{key}' (first: {what} index {missing[0]})") from None
+
+
+def _pair_keys(img_idx: np.ndarray, cat_idx: np.ndarray, num_cats: int) -> np.ndarray:
+    return np.unique(img_idx.astype(np.int64) * num_cats + cat_idx)
+
+
+def _id_lists_to_keys(lists: list, img_index: np.ndarray, cat_ids: np.ndarray,
+                      what: str) -> np.ndarray:
+    """Per-image category-id lists -> sorted unique (img_idx * C + cat_idx) keys."""
+    lens = []
+    flat: List = []
+    for i, ids in enumerate(lists):
+        if not isinstance(ids, (list, tuple)):
+            raise GroundTruthFormatError(f"image index {i}: '{what}' must be a list of category ids")
+        lens.append(len(ids))
+        flat.extend(ids)
+    if not flat:
+        return np.zeros(0, np.int64)
+    cat = _int_array(flat, f"'{what}' entries")
+    img = np.repeat(img_index, lens)
+    cidx, found = _lookup(cat_ids, cat)
+    # ids of categories that are not in the dataset can never match a (validated) detection
+    return _pair_keys(img[found], cidx[found], cat_ids.size)
+
+
+def parse_gt(data: dict, iou_type: str) -> GroundTruth:
+    """Validate an LVIS ground-truth dict and convert it to compact arrays."""
+    images, anns, cats = data['images'], data['annotations'], data['categories']
+
+    cat_ids_raw = _int_array(_field_list(cats, 'id', 'categories'), 'category ids')
+    freqs = _field_list(cats, 'frequency', 'categories')
+    bad = [i for i, f in enumerate(freqs) if f not in FREQUENCIES]
+    if bad:
+        raise GroundTruthFormatError(
+            f"{len(bad)} categories have a frequency other than 'r', 'c', 'f' "
+            f'(first: category index {bad[0]}: {freqs[bad[0]]!r})')
+    order = np.argsort(cat_ids_raw, kind='stable')
+    cat_ids = cat_ids_raw[order]
+    if cat_ids.size and np.any(np.diff(cat_ids) == 0):
+        raise GroundTruthFormatError('ground truth has duplicate category ids')
+    group_of = {f: i for i, f in enumerate(FREQUENCIES)}
+    cat_group = np.array([group_of[freqs[i]] for i in order], np.int8)
+
+    img_ids_raw = _int_array(_field_list(images, 'id', 'images'), 'image ids')
+    img_order = np.argsort(img_ids_raw, kind='stable')
+    img_ids = img_ids_raw[img_order]
+    if img_ids.size and np.any(np.diff(img_ids) == 0):
+        raise GroundTruthFormatError('ground truth has duplicate image ids')
+    img_index = np.empty_like(img_order)
+    img_index[img_order] = np.arange(img_order.size)  # file position -> sorted index
+    img_hw = np.zeros((img_ids.size, 2), np.int64)
+    if iou_type == 'segm':
+        img_hw[img_index, 0] = _int_array(_field_list(images, 'height', 'images'), 'image heights')
+        img_hw[img_index, 1] = _int_array(_field_list(images, 'width', 'images'), 'image widths')
+    neg_keys = _id_lists_to_keys(_field_list(images, 'neg_category_ids', 'images'),
+                                 img_index, cat_ids, 'neg_category_ids')
+    nel_keys = _id_lists_to_keys(_field_list(images, 'not_exhaustive_category_ids', 'images'),
+                                 img_index, cat_ids, 'not_exhaustive_category_ids')
+
+    # annotations: lvis-api keeps those of known images and categories with 0 < area < inf
+    n = len(anns)
+    ann_id = _int_array(_field_list(anns, 'id', 'annotations'), 'annotation ids')
+    if n and np.unique(ann_id).size != n:
+        raise GroundTruthFormatError('ground truth has duplicate annotation ids')
+    a_img, a_img_ok = _lookup(img_ids, _int_array(_field_list(anns, 'image_id', 'annotations'),
+                                                  'annotation image ids'))
+    a_cat, a_cat_ok = _lookup(cat_ids, _int_array(_field_list(anns, 'category_id', 'annotations'),
+                                                  'annotation category ids'))
+    areas = _field_list(anns, 'area', 'annotations')
+    area = np.asarray(areas, dtype=object if not n else None)
+    if n and area.dtype.kind not in 'iuf':
+        bad = [i for i, v in enumerate(areas)
+               if not isinstance(v, numbers.Real) or isinstance(v, bool)]
+        raise GroundTruthFormatError(
+            f'{len(bad)} annotations have a non-numeric area (first: annotation index {bad[0]})')
+    area = area.astype(np.float64).reshape(-1)
+    keep = a_img_ok & a_cat_ok & (area > 0) & (area < np.inf)
+    kept = np.flatnonzero(keep)
+    kept = kept[np.argsort(a_img[kept], kind='stable')]  # lvis-api walks images in id order
+    ignore = np.zeros(kept.size, bool)
+    if any('ignore' in a for a in anns):
+        ignore = np.array([bool(anns[i].get('ignore', 0)) for i in kept.tolist()], bool)
+
+    ann_bbox = ann_segm = None
+    if iou_type == 'bbox':
+        boxes = [anns[i].get('bbox') for i in kept.tolist()]
+        ann_bbox = _gt_boxes(boxes, kept)
+    else:
+        ann_segm = []
+        for j, i in enumerate(kept.tolist()):
+            seg = anns[i].get('segmentation')
+            if not ((isinstance(seg, list) and seg) or (isinstance(seg, dict) and 'counts' in seg)):
+                raise GroundTruthFormatError(
+                    f'annotation index {i} (id {int(ann_id[i])}) has no usable segmentation '
+                    '(need a non-empty polygon list or an RLE dict)')
+            ann_segm.append(seg)
+
+    c = cat_ids.size
+    return GroundTruth(
+        img_ids=img_ids, img_hw=img_hw, cat_ids=cat_ids, cat_group=cat_group,
+        neg_keys=neg_keys, nel_keys=nel_keys,
+        pos_keys=_pair_keys(a_img[kept], a_cat[kept], c),
+        ann_img=a_img[kept].astype(np.int64), ann_cat=a_cat[kept].astype(np.int64),
+        ann_area=area[kept], ann_ignore=ignore, ann_id=ann_id[kept],
+        ann_bbox=ann_bbox, ann_segm=ann_segm, dataset=data)
+
+
+def _gt_boxes(boxes: list, kept: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        arr = np.asarray(boxes, dtype=object if not boxes else None)
+    if boxes and (arr.ndim != 2 or arr.shape[1] != 4 or arr.dtype.kind not in 'iuf'):
+        bad = [j for j, b in enumerate(boxes) if not _is_box(b)]
+        raise GroundTruthFormatError(
+            f'{len(bad)} annotations lack a bbox [x, y, w, h] of 4 numbers '
+            f'(first: annotation index {int(kept[bad[0]])})')
+    return arr.astype(np.float64).reshape(-1, 4)
+
+
+def _is_real(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _is_box(b) -> bool:
+    if isinstance(b, np.ndarray):
+        b = b.tolist()
+    return (isinstance(b, (list, tuple)) and len(b) == 4
+            and all(_is_real(v) and np.isfinite(v) for v in b))
+
+
+# --------------------------------------------------------------------------- results
+
+def result_sources(results) -> Tuple[Optional[List[PathLike]], Optional[list]]:
+    """Split ``results`` into (shard paths, None) or (None, in-memory list)."""
+    if _is_path(results):
+        return [results], None
+    if isinstance(results, tuple):
+        results = list(results)
+    if not isinstance(results, list):
+        raise TypeError('results must be a path, a list of paths (shards) or a list of result '
+                        f'dicts, not {type(results).__name__}')
+    if results and all(_is_path(r) for r in results):
+        return results, None
+    if any(_is_path(r) for r in results):
+        raise TypeError('results mixes file paths and result dicts')
+    return None, results
+
+
+def check_files(paths: Sequence[PathLike]) -> None:
+    missing = [os.fspath(p) for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise FileNotFoundError(f'results file not found: {", ".join(missing)}')
+
+
+@dataclass
+class Chunk:
+    entries: list
+    offset: int                  # index of entries[0] in the concatenated results
+    source: Optional[str]        # shard file, or None for an in-memory list
+    source_offset: int           # index of entries[0] inside that file
+
+
+def _split_points(buf: bytes, start: int) -> int:
+    """Position just after the last top-level-looking ``}`` followed by ``,`` and ``{`` in buf.
+
+    Returns -1 when none is found. Whether it is really top level is checked by parsing.
+    """
+    pos = len(buf)
+    while True:
+        pos = buf.rfind(b'}', start, pos)
+        if pos < 0:
+            return -1
+        j = pos + 1
+        n = len(buf)
+        while j < n and buf[j] in b' \t\r\n':
+            j += 1
+        if j < n and buf[j] == 0x2C:  # ','
+            j += 1
+            while j < n and buf[j] in b' \t\r\n':
+                j += 1
+            if j < n and buf[j] == 0x7B:  # '{'
+                return pos + 1
+
+
+def iter_file_entries(path: PathLike, chunk_bytes: int = CHUNK_BYTES) -> Iterator[list]:
+    """Yield the entries of a JSON list file in pieces (see the module docstring)."""
+    what = 'results'
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'results file not found: {os.fspath(path)}')
+    yielded = 0
+    with open(path, 'rb') as f:
+        buf = f.read(chunk_bytes)
+        head = buf.lstrip()
+        if orjson is None or not head.startswith(b'['):
+            whole = _parse_whole(path, what, ResultsFormatError)
+            if not isinstance(whole, list):
+                raise ResultsFormatError(
+                    f'results file {os.fspath(path)} must contain a JSON list of results, '
+                    f'got {type(whole).__name__}')
+            yield whole
+            return
+        start = buf.index(b'[') + 1
+        eof = False
+        while True:
+            if not eof and len(buf) - start < chunk_bytes:
+                more = f.read(chunk_bytes)
+                eof = not more
+                buf = buf[start:] + more
+                start = 0
+            cut = -1 if eof else _split_points(buf, start)
+            if cut < 0 and not eof:
+                # one huge entry or no boundary yet: read more
+                more = f.read(chunk_bytes)
+                if not more:
+                    eof = True
+                else:
+                    buf = buf[start:] + more
+                    start = 0
+                continue
+            piece = b'[' + (buf[start:cut] + b']' if cut >= 0 else buf[start:])
+            try:
+                entries = orjson.loads(piece)
+            except orjson.JSONDecodeError:
+                entries = None
+            if not isinstance(entries, list):
+                break  # fall back below
+            if entries:
+                yield entries
+                yielded += len(entries)
+            del piece, entries
+            if cut < 0:
+                return
+            comma = buf.index(b',', cut)
+            start = comma + 1
+    # fallback: the split guess failed or the file is not plain JSON (NaN, trailing data, ...)
+    whole = _parse_whole(path, what, ResultsFormatError)
+    if not isinstance(whole, list):
+        raise ResultsFormatError(f'results file {os.fspath(path)} must contain a JSON list of '
+                                 f'results, got {type(whole).__name__}')
+    if yielded > len(whole):  # cannot happen with a consistent file
+        raise ResultsFormatError(f'results file {os.fspath(path)} changed while being read')
+    rest = whole[yielded:]
+    del whole
+    if rest:
+        yield rest
+
+
+def iter_chunks(results, chunk_bytes: int = CHUNK_BYTES,
+                chunk_entries: int = CHUNK_ENTRIES) -> Iterator[Chunk]:
+    paths, items = result_sources(results)
+    offset = 0
+    if paths is not None:
+        check_files(paths)
+        for path in paths:
+            local = 0
+            for entries in iter_file_entries(path, chunk_bytes):
+                yield Chunk(entries, offset, os.fspath(path), local)
+                offset += len(entries)
+                local += len(entries)
+    else:
+        for s in range(0, len(items), chunk_entries):
+            part = items[s:s + chunk_entries]
+            yield Chunk(part, s, None, s)
+
+
+class ProblemLog:
+    """Counts each kind of problem in the results and remembers where it first occurred."""
+
+    def __init__(self):
+        self.problems: Dict[str, List] = {}
+
+    def add(self, kind: str, count: int, first_where: str) -> None:
+        if count <= 0:
+            return
+        if kind in self.problems:
+            self.problems[kind][0] += count
+        else:
+            self.problems[kind] = [count, first_where]
+
+    def __bool__(self) -> bool:
+        return bool(self.problems)
+
+    def raise_if_any(self, total: int, iou_type: str) -> None:
+        if not self.problems:
+            return
+        lines = [f'{count} of {total} entries: {kind} (first: {where})'
+                 for kind, (count, where) in self.problems.items()]
+        raise ResultsFormatError(f'invalid {iou_type} results:\n  ' + '\n  '.join(lines))
+
+
+def _where(chunk: Chunk, i: int) -> str:
+    if chunk.source is None:
+        return f'results[{chunk.offset + i}]'
+    return f'entry {chunk.source_offset + i} of {chunk.source}'
+
+
+@dataclass
+class ChunkColumns:
+    img_idx: np.ndarray
+    cat_idx: np.ndarray
+    score: np.ndarray
+    bbox: Optional[np.ndarray]          # (n, 4) float64 where present
+    seg_size: Optional[np.ndarray]      # (n, 2) for segm
+    seg_counts: Optional[list]          # str/bytes for segm
+    has_bbox: int                       # how many entries carry a bbox (segm)
+
+
+_REQUIRED = {'bbox': ('image_id', 'category_id', 'score', 'bbox'),
+             'segm': ('image_id', 'category_id', 'score', 'segmentation')}
+
+
+def _fast_columns(entries: list, iou_type: str):
+    """Columns of a well-formed chunk, or None when anything looks off (then: slow scan)."""
+    try:
+        img = np.asarray([r['image_id'] for r in entries])
+        cat = np.asarray([r['category_id'] for r in entries])
+        score = np.asarray([r['score'] for r in entries])
+        if iou_type == 'bbox':
+            boxes = [r['bbox'] for r in entries]
+            has_bbox = len(entries)
+        else:
+            segs = [r['segmentation'] for r in entries]
+            sizes = np.asarray([s['size'] for s in segs])
+            counts = [s['counts'] for s in segs]
+            has_bbox = sum(['bbox' in r for r in entries])
+            boxes = [r['bbox'] for r in entries] if has_bbox == len(entries) else None
+    except (KeyError, TypeError, IndexError):
+        return None
+    n = len(entries)
+    if img.dtype.kind not in 'iu' or cat.dtype.kind not in 'iu' or score.dtype.kind not in 'iuf':
+        return None
+    if img.shape != (n,) or cat.shape != (n,) or score.shape != (n,):
+        return None
+    score = score.astype(np.float64)
+    if not np.isfinite(score).all():
+        return None
+    bbox = None
+    if boxes is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            try:
+                bbox = np.asarray(boxes)
+            except ValueError:
+                return None
+        if bbox.shape != (n, 4) or bbox.dtype.kind not in 'iuf':
+            return None
+        bbox = bbox.astype(np.float64)
+        if not np.isfinite(bbox).all():
+            return None
+    elif iou_type == 'segm' and has_bbox:
+        return None  # mixed: let the slow scan judge every bbox
+    seg_size = None
+    if iou_type == 'segm':
+        if sizes.shape != (n, 2) or sizes.dtype.kind not in 'iu':
+            return None
+        kinds = set(map(type, counts))
+        if not kinds <= {str, bytes}:
+            return None
+        seg_size = sizes.astype(np.int64)
+    else:
+        counts = None
+    return img.astype(np.int64), cat.astype(np.int64), score, bbox, seg_size, counts, has_bbox
+
+
+def _scan_problems(entries: list, iou_type: str, chunk: Chunk, log: ProblemLog,
+                   gt: GroundTruth) -> None:
+    """Slow, complete scan of a chunk that failed the fast path: log every problem."""
+    found: Dict[str, List] = {}
+    ids = {'image_id': ([], [], gt.img_ids, 'ground-truth images'),
+           'category_id': ([], [], gt.cat_ids, 'ground-truth categories')}
+
+    def note(kind, i):
+        if kind in found:
+            found[kind][0] += 1
+        else:
+            found[kind] = [1, i]
+
+    for i, r in enumerate(entries):
+        if not isinstance(r, dict):
+            note('not a JSON object', i)
+            continue
+        for key in _REQUIRED[iou_type]:
+            if key not in r:
+                note(f"missing field '{key}'", i)
+        for key in ('image_id', 'category_id'):
+            if key in r:
+                if isinstance(r[key], numbers.Integral) and not isinstance(r[key], bool):
+                    ids[key][0].append(int(r[key]))
+                    ids[key][1].append(i)
+                else:
+                    note(f"'{key}' is not an integer", i)
+        if 'score' in r:
+            s = r['score']
+            if not _is_real(s):
+                note("'score' is not a number", i)
+            elif not np.isfinite(s):
+                note("'score' is NaN or infinite", i)
+        if 'bbox' in r and not _is_box(r['bbox']):
+            note("'bbox' is not a list of 4 finite numbers [x, y, w, h]", i)
+        if iou_type == 'segm' and 'segmentation' in r:
+            s = r['segmentation']
+            ok = (isinstance(s, dict) and isinstance(s.get('counts'), (str, bytes))
+                  and isinstance(s.get('size'), (list, tuple)) and len(s['size']) == 2
+                  and all(isinstance(v, numbers.Integral) for v in s['size']))
+            if not ok:
+                note("'segmentation' is not a compressed RLE {'size': [h, w], 'counts': str}", i)
+    if iou_type == 'segm' and not found:
+        nb = sum('bbox' in r for r in entries)
+        if 0 < nb < len(entries):
+            # the area rule (bbox area if results carry boxes, else mask area) needs all or none
+            first = next(i for i, r in enumerate(entries) if 'bbox' not in r)
+            note("'bbox' missing while other segm results have one (give all or none)", first)
+    for kind, (count, i) in found.items():
+        log.add(kind, count, _where(chunk, i))
+    for key, (values, where, known, what) in ids.items():
+        if values:
+            _, ok = _lookup(known, np.asarray(values, np.int64))
+            bad = np.flatnonzero(~ok)
+            if bad.size:
+                log.add(f"'{key}' not in the {what}", int(bad.size),
+                        f'{_where(chunk, where[bad[0]])}, {key} {values[bad[0]]}')
+
+
+def chunk_columns(chunk: Chunk, gt: GroundTruth, iou_type: str,
+                  log: ProblemLog) -> Optional[ChunkColumns]:
+    """Validate a chunk; return its columns (ids mapped to indices) or None if it has problems."""
+    entries = chunk.entries
+    cols = _fast_columns(entries, iou_type)
+    if cols is None:
+        _scan_problems(entries, iou_type, chunk, log, gt)
+        if not log:  # fast path was over-cautious (e.g. bool fields): should not happen
+            log.add('unrecognised entry format', len(entries), _where(chunk, 0))
+        return None
+    img, cat, score, bbox, seg_size, counts, has_bbox = cols
+    img_idx, img_ok = gt.image_index(img)
+    cat_idx, cat_ok = gt.category_index(cat)
+    if not img_ok.all():
+        bad = np.flatnonzero(~img_ok)
+        log.add("'image_id' not in the ground-truth images", bad.size,
+                f'{_where(chunk, int(bad[0]))}, image_id {int(img[bad[0]])}')
+    if not cat_ok.all():
+        bad = np.flatnonzero(~cat_ok)
+        log.add("'category_id' not in the ground-truth categories", bad.size,
+                f'{_where(chunk, int(bad[0]))}, category_id {int(cat[bad[0]])}')
+    if log:
+        return None
+    return ChunkColumns(img_idx.astype(np.int32), cat_idx.astype(np.int32), score, bbox,
+                        seg_size, counts, has_bbox)
+
+
+def load_result_list(results, gt: GroundTruth, iou_type: str) -> Tuple[list, bool]:
+    """Validate all results and return them as one list (for lvis-api).
+
+    The flag says whether the list and its dicts are ours (read from files) or the caller's.
+    """
+    paths, items = result_sources(results)
+    log = ProblemLog()
+    total = 0
+    out: list = []
+    seg_with_bbox = 0
+    for chunk in iter_chunks(results):
+        cols = chunk_columns(chunk, gt, iou_type, log)
+        total += len(chunk.entries)
+        if cols is not None:
+            seg_with_bbox += cols.has_bbox
+        if paths is not None:
+            out.extend(chunk.entries)
+    log.raise_if_any(total, iou_type)
+    check_bbox_rule(iou_type, seg_with_bbox, total)
+    return (out, True) if paths is not None else (items, False)
+
+
+def check_bbox_rule(iou_type: str, with_bbox: int, total: int) -> None:
+    if iou_type == 'segm' and 0 < with_bbox < total:
+        raise ResultsFormatError(
+            f'invalid segm results: {with_bbox} of {total} entries carry a bbox and the others '
+            'do not; lvis-api takes detection areas from bboxes when results have them and from '
+            'masks otherwise, so give a bbox in all entries or in none')
