@@ -237,3 +237,43 @@ def load_weights(source: str, variant: str) -> List[float]:
     if str(source).endswith('.csv'):
         return read_weights_csv(source, variant)
     return compute_weights(load_counts(source), variant)
+
+
+@dataclass
+class CountsComparison:
+    """Differences between two sets of class counts (see :func:`compare_counts`)."""
+    totals: List[str]      # N and M, when they differ
+    categories: List[str]  # one line per category whose name, frequency or counts differ
+    num_categories: int    # categories in either set
+
+    @property
+    def equal(self) -> bool:
+        return not (self.totals or self.categories)
+
+
+def compare_counts(counts: ClassCounts, reference: ClassCounts) -> CountsComparison:
+    """Compare ``counts`` (e.g. from an annotation file) with ``reference`` (e.g. a bundled
+    table) category by category, matched by id: name, frequency, image_count, instance_count,
+    and categories present in only one of them; plus the totals N and M."""
+    totals = [f'{label}: {a} != {b} ({reference.source})'
+              for label, a, b in (('N (images)', counts.num_images, reference.num_images),
+                                  ('M (instances)', counts.num_instances, reference.num_instances))
+              if a != b]
+    fields = ('names', 'frequency', 'image_count', 'instance_count')
+    ours = {i: k for k, i in enumerate(counts.ids)}
+    theirs = {i: k for k, i in enumerate(reference.ids)}
+    lines = []
+    for cid in sorted(set(ours) | set(theirs)):
+        if cid not in theirs:
+            lines.append(f'category {cid} ({counts.names[ours[cid]]}): not in {reference.source}')
+            continue
+        if cid not in ours:
+            lines.append(f'category {cid} ({reference.names[theirs[cid]]}): in {reference.source} '
+                         f'only')
+            continue
+        pairs = [(f, getattr(counts, f)[ours[cid]], getattr(reference, f)[theirs[cid]])
+                 for f in fields]
+        diffs = [f'{"name" if f == "names" else f} {a!r} != {b!r}' for f, a, b in pairs if a != b]
+        if diffs:
+            lines.append(f'category {cid} ({reference.names[theirs[cid]]}): {"; ".join(diffs)}')
+    return CountsComparison(totals, lines, len(set(ours) | set(theirs)))

@@ -13,6 +13,10 @@ def add_arguments(parser) -> None:
     source.add_argument('--ann', metavar='FILE',
                         help='count images and instances in an LVIS/COCO-format annotation JSON')
     parser.add_argument('--out', required=True, metavar='FILE.csv', help='CSV to write')
+    parser.add_argument('--compare', choices=sorted(weights.BUNDLED_DATASETS), metavar='DATASET',
+                        help='also compare the counts with a bundled table (e.g. lvis_v1) and '
+                             'list every category that differs; exit 1 if any does (the CSV is '
+                             'written either way)')
 
 
 def run(args) -> int:
@@ -21,4 +25,20 @@ def run(args) -> int:
     out = weights.write_weights_csv(counts, args.out)
     print(f'wrote {len(counts)} categories x {len(weights.VARIANTS)} variants to {out} '
           f'(N={counts.num_images} images, M={counts.num_instances} instances, {counts.source})')
+    if args.compare:
+        return _compare(counts, args.compare)
     return 0
+
+
+def _compare(counts, dataset: str) -> int:
+    result = weights.compare_counts(counts, weights.load_bundled_counts(dataset))
+    if result.equal:
+        print(f'compare: {counts.source} matches {dataset}: all {result.num_categories} '
+              f'categories (name, frequency, image_count, instance_count), N and M')
+        return 0
+    for line in result.totals + result.categories:
+        print(f'  {line}')
+    totals = ' and '.join(t.split(':')[0] for t in result.totals)
+    print(f'compare: {counts.source} differs from {dataset}: {len(result.categories)} of '
+          f'{result.num_categories} categories' + (f', and {totals}' if totals else ''))
+    return 1
