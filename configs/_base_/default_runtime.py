@@ -1,0 +1,14 @@
+# Runtime shared by every config: the kit's components, checkpoints, logs.
+custom_imports = dict(imports=['iif'], allow_failed_imports=False)
+# create_symlink=False: no latest.pth link (some mounts refuse symlinks); --auto-resume
+# finds the highest epoch_N.pth instead.
+checkpoint_config = dict(interval=1, create_symlink=False)
+log_config = dict(interval=50, hooks=[dict(type='TextLoggerHook'),
+                                      dict(type='TensorboardLoggerHook')])
+custom_hooks = [dict(type='NumClassCheckHook')]
+log_level = 'INFO'
+load_from = None
+resume_from = None
+workflow = [('train', 1)]
+opencv_num_threads = 0  # DataLoader workers already use every core
+mp_start_method = 'fork'

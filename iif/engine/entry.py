@@ -1,0 +1,301 @@
+"""The logic behind tools/train.py and tools/test.py (kept here so the scripts stay thin)."""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import os.path as osp
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+from .errors import UserError
+
+
+def _common_args(parser: argparse.ArgumentParser) -> None:
+    from mmcv import DictAction
+    parser.add_argument('--work-dir', help='directory for logs, checkpoints and run records')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override config entries, e.g. data.samples_per_gpu=2')
+    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
+                        help='pytorch: started by torchrun (tools/dist_*.sh)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help=argparse.SUPPRESS)  # torch.distributed.launch compatibility
+    parser.add_argument('--check-only', action='store_true',
+                        help='run the checks before work starts, then exit (writes nothing)')
+    parser.add_argument('--expect-processes', type=int, default=None, metavar='GPUS',
+                        help='also check that this many processes can start (launch scripts)')
+
+
+def _load_config(args):
+    from mmcv import Config
+    from .preflight import check_config
+    check_config(args.config)
+    try:
+        cfg = Config.fromfile(args.config)
+    except Exception as e:  # noqa: BLE001 - a config that does not parse is a user problem
+        raise UserError(f'config {args.config} cannot be loaded: {type(e).__name__}: {e}') from e
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    import iif  # noqa: F401  registers the kit's components even without custom_imports
+    return cfg
+
+
+def _default_work_dir(args, cfg) -> str:
+    if args.work_dir:
+        return args.work_dir
+    if cfg.get('work_dir'):
+        return cfg.work_dir
+    return osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+
+
+def build_model(cfg, config_path: str, test: bool = False):
+    """build_detector, with the kit's input errors (weights, class counts) made UserErrors."""
+    from mmdet.models import build_detector
+    from iif.weights import WeightsError
+    try:
+        if test:
+            return build_detector(cfg.model, test_cfg=cfg.get('test_cfg'))
+        return build_detector(cfg.model, train_cfg=cfg.get('train_cfg'),
+                              test_cfg=cfg.get('test_cfg'))
+    except (WeightsError, FileNotFoundError) as e:
+        raise UserError(f'cannot build the model of {config_path}: {e}') from e
+
+
+def _report(fn, argv) -> int:
+    try:
+        return fn(argv) or 0
+    except UserError as e:
+        rank = int(os.environ.get('RANK', '0'))
+        if rank == 0:
+            print(f'error: {e}', file=sys.stderr, flush=True)
+        return e.exit_code
+
+
+# ----------------------------------------------------------------------------------- train
+def train_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description='Train a detector with the IIF kit (mmdet 2.x).')
+    p.add_argument('config', help='config file, e.g. configs/iif/iif_r50_fpn_4x4_1x_lvis_v1.py')
+    p.add_argument('--resume-from', help='checkpoint to resume from (weights, optimizer, epoch)')
+    p.add_argument('--auto-resume', action='store_true',
+                   help='resume from the last epoch_N.pth in the work dir, if any')
+    p.add_argument('--no-validate', action='store_true', help='skip evaluation during training')
+    p.add_argument('--seed', type=int, default=None, help='random seed (default: random, logged)')
+    p.add_argument('--deterministic', action='store_true',
+                   help='deterministic cuDNN kernels (slower)')
+    _common_args(p)
+    return p
+
+
+def _existing_checkpoints(work_dir: str) -> List[str]:
+    from .checkpoint import _CKPT_NAME
+    d = Path(work_dir)
+    return sorted(p.name for p in d.iterdir() if _CKPT_NAME.match(p.name)) if d.is_dir() else []
+
+
+def _train(argv: Optional[List[str]]) -> int:
+    args = train_parser().parse_args(argv)
+    cfg = _load_config(args)
+    from .checkpoint import find_latest_checkpoint
+    from .launch import check_process_count
+    from .preflight import check_checkpoint_file, check_data
+
+    if args.expect_processes is not None:
+        check_process_count(args.expect_processes)
+    cfg.work_dir = _default_work_dir(args, cfg)
+    if args.resume_from:
+        check_checkpoint_file(args.resume_from, 'checkpoint to resume from')
+        cfg.resume_from = args.resume_from
+    cfg.auto_resume = args.auto_resume
+    check_checkpoint_file(cfg.get('load_from'), 'load_from checkpoint')
+    existing = _existing_checkpoints(cfg.work_dir)
+    if existing and not (args.auto_resume or args.resume_from):
+        raise UserError(f'work dir {cfg.work_dir} already holds checkpoints ({", ".join(existing[-3:])}); '
+                        'pass --auto-resume to continue that run, or --work-dir for a new one '
+                        '(nothing was overwritten).')
+    validate = not args.no_validate
+    check_data([cfg.data.train] + ([cfg.data.val] if validate else []))
+    if args.check_only:
+        print(f'checks passed: {args.config} can train into {cfg.work_dir}')
+        return 0
+
+    import mmcv
+    import torch
+    from mmdet import __version__ as mmdet_version
+    from mmdet.apis import set_random_seed
+    from mmdet.datasets import build_dataset
+    from mmdet.utils import get_root_logger
+    import numpy as np
+
+    from .launch import broadcast_int, init_distributed
+    from .records import collect_env, write_run_records
+    from .training import train_model
+
+    info = init_distributed(args.launcher)
+    resuming_from = cfg.get('resume_from') or (find_latest_checkpoint(cfg.work_dir)
+                                               if args.auto_resume else None)
+    mmcv.mkdir_or_exist(osp.abspath(cfg.work_dir))
+    timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
+    logger = get_root_logger(log_file=osp.join(cfg.work_dir, f'{timestamp}.log'),
+                             log_level=cfg.get('log_level', 'INFO'))
+
+    seed = args.seed if args.seed is not None else cfg.get('seed')
+    if seed is None:
+        seed = broadcast_int(int(np.random.randint(2 ** 31)), info)
+    set_random_seed(seed, deterministic=args.deterministic)
+    cfg.seed = seed
+    cfg.deterministic = args.deterministic
+    cfg.device = info.device
+    cfg.gpu_ids = [0]
+    if info.device == 'cpu':
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // info.world_size))
+
+    env = collect_env()
+    if info.is_main:
+        write_run_records(Path(cfg.work_dir), cfg, kind='train', seed=seed,
+                          world_size=info.world_size, device=info.device,
+                          extra=dict(timestamp=timestamp, resumed_from=resuming_from,
+                                     log=f'{timestamp}.log'))
+    logger.info('environment:\n' + '\n'.join(f'  {k}: {v}' for k, v in env.items()))
+    logger.info(f'processes: {info.world_size} on {info.device}; seed {seed}; '
+                f'deterministic {args.deterministic}')
+    logger.info(f'config:\n{cfg.pretty_text}')
+    import iif
+
+    model = build_model(cfg, args.config)
+    model.init_weights()
+    datasets = [build_dataset(cfg.data.train)]
+    if len(cfg.workflow) == 2:
+        val = cfg.data.val.copy()
+        val.pipeline = cfg.data.train.get('pipeline', cfg.data.train.get('dataset', {}).get('pipeline'))
+        datasets.append(build_dataset(val))
+    model.CLASSES = datasets[0].CLASSES
+    config_text = cfg.pretty_text
+    cfg.checkpoint_config.meta = dict(mmdet_version=mmdet_version, iif_version=iif.__version__,
+                                      CLASSES=datasets[0].CLASSES, seed=seed)
+    meta = dict(env_info='\n'.join(f'{k}: {v}' for k, v in env.items()), config=config_text,
+                seed=seed, exp_name=osp.basename(args.config))
+    train_model(model, datasets, cfg, info, validate=validate, timestamp=timestamp, meta=meta,
+                logger=logger)
+    if info.is_main:
+        from .records import now, write_json
+        import json
+        run_file = Path(cfg.work_dir) / 'run.json'
+        run = json.loads(run_file.read_text())
+        run['finished'] = now()
+        run['last_checkpoint'] = find_latest_checkpoint(cfg.work_dir)
+        write_json(run_file, run)
+        logger.info(f'finished; checkpoints and records in {cfg.work_dir}')
+    return 0
+
+
+def train_main(argv: Optional[List[str]] = None) -> int:
+    return _report(_train, argv)
+
+
+# ------------------------------------------------------------------------------------ test
+def test_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description='Evaluate a checkpoint on LVIS (bbox and segm).')
+    p.add_argument('config', help='the config the checkpoint was trained with')
+    p.add_argument('checkpoint', help='checkpoint file (.pth)')
+    p.add_argument('--eval', nargs='+', choices=['bbox', 'segm'], default=['bbox', 'segm'],
+                   help='what to evaluate (default: bbox segm)')
+    p.add_argument('--eval-backend', choices=['fast', 'lvis'], default=None,
+                   help="fast: the kit's evaluator (default); lvis: the reference lvis-api")
+    p.add_argument('--out', metavar='PREFIX',
+                   help='also write the detections as PREFIX.bbox.json / PREFIX.segm.json')
+    _common_args(p)
+    return p
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _merge_shards(shards: List[Path], out: Path) -> None:
+    from iif.weights import load_json
+    from .inference import _dump_json
+    merged = []
+    for shard in shards:
+        merged += load_json(shard)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _dump_json(merged, out)
+
+
+def _test(argv: Optional[List[str]]) -> int:
+    args = test_parser().parse_args(argv)
+    cfg = _load_config(args)
+    from .launch import check_process_count
+    from .preflight import check_checkpoint_file, check_data
+
+    if args.expect_processes is not None:
+        check_process_count(args.expect_processes)
+    check_checkpoint_file(args.checkpoint)
+    check_data([cfg.data.test])
+    work_dir = _default_work_dir(args, cfg)
+
+    import torch
+    import torch.distributed as dist
+    from mmdet.datasets import build_dataset
+
+    from .checkpoint import load_model_weights, read_checkpoint
+    from .inference import run_sharded_evaluation
+    from .launch import init_distributed
+    from .records import write_metrics, write_run_records
+
+    if args.check_only:
+        read_checkpoint(args.checkpoint)
+        print(f'checks passed: {args.checkpoint} can be tested with {args.config}')
+        return 0
+    info = init_distributed(args.launcher)
+    cfg.model.pretrained = None
+    cfg.model.train_cfg = None
+    if 'init_cfg' in cfg.model.get('backbone', {}):
+        cfg.model.backbone.init_cfg = None  # the checkpoint has the weights: no download
+    dataset = build_dataset(cfg.data.test, dict(test_mode=True))
+    if args.eval_backend:
+        dataset.eval_backend = args.eval_backend
+    model = build_model(cfg, args.config, test=True)
+    ckpt = load_model_weights(model, args.checkpoint)
+    model.CLASSES = dataset.CLASSES
+    if info.device == 'cuda':
+        model = model.cuda()
+    if info.device == 'cpu':
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // info.world_size))
+
+    name = [f'test_{time.strftime("%Y%m%d_%H%M%S", time.localtime())}']
+    if info.distributed:
+        dist.broadcast_object_list(name, src=0)  # one run directory for all ranks
+    run_dir = Path(work_dir) / name[0]
+    if info.is_main:
+        write_run_records(run_dir, cfg, kind='test', seed=None, world_size=info.world_size,
+                          device=info.device,
+                          extra=dict(checkpoint=osp.abspath(args.checkpoint),
+                                     checkpoint_sha256=_sha256(args.checkpoint),
+                                     checkpoint_epoch=ckpt.get('meta', {}).get('epoch'),
+                                     eval=args.eval,
+                                     eval_backend=dataset.eval_backend))
+    workers = cfg.data.get('test_dataloader', {}).get('workers_per_gpu',
+                                                      cfg.data.get('workers_per_gpu', 2))
+    started = time.time()
+    metrics = run_sharded_evaluation(model, dataset, info, run_dir / 'results',
+                                     metrics=args.eval, workers=workers)
+    if info.is_main:
+        write_metrics(run_dir, metrics, extra=dict(
+            checkpoint=osp.abspath(args.checkpoint), eval_backend=dataset.eval_backend,
+            processes=info.world_size, seconds=round(time.time() - started, 1)))
+        if args.out:
+            for iou in args.eval:
+                shards = sorted((run_dir / 'results').glob(f'{iou}.rank*.json'))
+                _merge_shards(shards, Path(f'{args.out}.{iou}.json'))
+        print(f'metrics written to {run_dir / "metrics.json"}', flush=True)
+    return 0
+
+
+def test_main(argv: Optional[List[str]] = None) -> int:
+    return _report(_test, argv)

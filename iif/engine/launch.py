@@ -1,0 +1,110 @@
+"""Device choice and process-group set-up that work with and without CUDA.
+
+mmcv's ``init_dist`` calls ``torch.cuda.set_device`` and mmdet's ``build_ddp`` asserts CUDA,
+so the kit sets up torch.distributed itself: NCCL on GPUs, gloo on CPU processes.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from .errors import UserError
+
+DEVICE_ENV = 'IIF_DEVICE'  # auto | cuda | cpu
+
+
+@dataclass
+class DistInfo:
+    distributed: bool
+    rank: int
+    world_size: int
+    local_rank: int
+    device: str  # 'cuda' or 'cpu'
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def requested_device() -> str:
+    value = os.environ.get(DEVICE_ENV, 'auto').strip().lower() or 'auto'
+    if value not in ('auto', 'cuda', 'cpu'):
+        raise UserError(f'{DEVICE_ENV}={value!r} is not valid: use auto, cuda or cpu')
+    return value
+
+
+def resolve_device() -> str:
+    """'cuda' when GPUs are visible (and not overridden), 'cpu' otherwise."""
+    want = requested_device()
+    if want == 'cpu':
+        return 'cpu'
+    if torch.cuda.is_available():
+        return 'cuda'
+    if want == 'cuda':
+        raise UserError(f'{DEVICE_ENV}=cuda but no GPU is visible to this process '
+                        '(torch.cuda.is_available() is False). Check the NVIDIA driver and, in '
+                        'containers, the NVIDIA Container Toolkit (`docker run --gpus all ...`).')
+    return 'cpu'
+
+
+def check_process_count(gpus: int) -> str:
+    """Validate the GPUS argument of the launch scripts; return the device the run will use.
+
+    On GPU machines GPUS may not exceed the visible GPUs. Without GPUs, GPUS CPU processes are
+    started only when IIF_DEVICE=cpu says so: a GPU job that silently fell back to the CPU
+    would otherwise run for weeks.
+    """
+    if gpus < 1:
+        raise UserError(f'GPUS must be a positive number of processes, got {gpus}')
+    device = resolve_device()
+    visible = torch.cuda.device_count() if device == 'cuda' else 0
+    if device == 'cuda' and gpus > visible:
+        raise UserError(
+            f'{gpus} GPUs requested but only {visible} visible '
+            f'(CUDA_VISIBLE_DEVICES={os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>")}). '
+            f'Pass GPUS <= {visible}, or expose more GPUs (compose: GPU_COUNT in .env).')
+    if device == 'cpu' and requested_device() != 'cpu':
+        raise UserError(
+            f'{gpus} GPU(s) requested but no GPU is visible (torch.cuda.device_count() == 0). '
+            'Check the NVIDIA driver and the NVIDIA Container Toolkit, or set IIF_DEVICE=cpu '
+            'to run this many CPU processes instead (compose: use compose.cpu.yaml).')
+    return device
+
+
+def init_distributed(launcher: str) -> DistInfo:
+    """Set up the process group for ``--launcher pytorch`` (torchrun's environment)."""
+    device = resolve_device()
+    if launcher == 'none':
+        return DistInfo(False, 0, 1, 0, device)
+    if launcher != 'pytorch':
+        raise UserError(f'launcher {launcher!r} is not supported: use none or pytorch (torchrun)')
+    missing = [k for k in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT')
+               if k not in os.environ]
+    if missing:
+        raise UserError(f'--launcher pytorch needs torchrun\'s environment ({", ".join(missing)} '
+                        'unset): start it with tools/dist_train.sh / tools/dist_test.sh')
+    rank, world, local_rank = (int(os.environ[k]) for k in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK'))
+    if device == 'cuda':
+        torch.cuda.set_device(local_rank % torch.cuda.device_count())
+    if not dist.is_initialized():
+        dist.init_process_group(backend='nccl' if device == 'cuda' else 'gloo')
+    return DistInfo(world > 1, rank, world, local_rank, device)
+
+
+def barrier() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def broadcast_int(value: int, info: DistInfo) -> int:
+    """Rank 0's value on every rank (for the seed)."""
+    if not info.distributed:
+        return value
+    t = torch.tensor([value], dtype=torch.int64,
+                     device=f'cuda:{torch.cuda.current_device()}' if info.device == 'cuda'
+                     else 'cpu')
+    dist.broadcast(t, src=0)
+    return int(t.item())

@@ -1,0 +1,25 @@
+"""Registers every mmdet/mmcv component of the kit (imported by ``iif/__init__.py`` when mmdet
+is installed)."""
+import logging
+from importlib.util import find_spec
+
+
+def _import_lvis_quietly() -> None:
+    """lvis-api calls logging.basicConfig on import, which makes every mmdet log line print
+    twice; with a handler on the root logger for the moment of import, that call does nothing."""
+    if find_spec('lvis') is None:
+        return
+    root = logging.getLogger()
+    placeholder = logging.NullHandler()
+    root.addHandler(placeholder)
+    try:
+        import lvis  # noqa: F401
+    finally:
+        root.removeHandler(placeholder)
+
+
+_import_lvis_quietly()
+
+from . import datasets  # noqa: F401,E402  IIFLVISV1Dataset, IIFLVISV05Dataset
+from . import models  # noqa: F401,E402  IIFLoss, IIFNormedLinear
+from .engine import hooks  # noqa: F401,E402  ShardedEvalHook, NonFiniteLossHook

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Install the pinned stack of requirements.lock into the Python given by $PYTHON (a venv).
+# Used by docker/Dockerfile and by `make setup`, so the image and local environments match.
+#
+#   scripts/install_stack.sh [deps|mmcv|all] [LOCK]
+#     deps  build tools and every pin except mmcv-full
+#     mmcv  mmcv-full compiled from source against the installed torch, then `pip check`
+#     all   both (default)
+#
+# mmcv-full has no wheels for this torch/CUDA pair (and download.openmmlab.com is gone), so it
+# is compiled: MMCV_WITH_OPS=1 always; FORCE_CUDA=1 with TORCH_CUDA_ARCH_LIST (default
+# "7.0;7.5;8.0;8.6;8.9;9.0", V100 to H100) when nvcc is found. pip caches the built wheel.
+set -euo pipefail
+STAGE=${1:-all}
+LOCK=${2:-$(cd "$(dirname "$0")/.." && pwd)/requirements.lock}
+PYTHON=${PYTHON:-python}
+[ -f "$LOCK" ] || { echo "error: lock file not found: $LOCK" >&2; exit 2; }
+
+pin() {  # the exact requirement line of one package
+    grep -i -E "^$1==" "$LOCK" | head -n 1
+}
+
+install_deps() {
+    "$PYTHON" -m pip install "$(pin pip)" "$(pin setuptools)" "$(pin wheel)"
+    local rest
+    rest=$(mktemp)
+    grep -v -i -E '^mmcv-full==' "$LOCK" > "$rest"
+    "$PYTHON" -m pip install -r "$rest"
+    rm -f "$rest"
+}
+
+install_mmcv() {
+    local nvcc
+    nvcc=$(command -v nvcc || true)
+    [ -z "$nvcc" ] && [ -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" ] && nvcc="${CUDA_HOME:-/usr/local/cuda}/bin/nvcc"
+    export MMCV_WITH_OPS=1
+    export MAX_JOBS=${MAX_JOBS:-$(nproc)}
+    if [ -n "$nvcc" ]; then
+        export FORCE_CUDA=1
+        export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-"7.0;7.5;8.0;8.6;8.9;9.0"}
+        export CUDA_HOME=${CUDA_HOME:-$(dirname "$(dirname "$nvcc")")}
+        echo "building mmcv-full with CUDA ops ($nvcc; archs $TORCH_CUDA_ARCH_LIST)"
+    else
+        echo "building mmcv-full with CPU ops only (no nvcc found)"
+    fi
+    "$PYTHON" -m pip install --no-build-isolation --no-deps "$(pin mmcv-full)"
+    "$PYTHON" -m pip check
+}
+
+case "$STAGE" in
+    deps) install_deps ;;
+    mmcv) install_mmcv ;;
+    all) install_deps; install_mmcv ;;
+    *) echo "usage: $0 [deps|mmcv|all] [LOCK]" >&2; exit 2 ;;
+esac
