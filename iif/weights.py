@@ -37,6 +37,8 @@ _BASE_FORMULAS: Dict[str, Callable[[int, int], float]] = {
     'base10': lambda n, N: math.log10(N / n),
 }
 BASE_VARIANTS: List[str] = list(_BASE_FORMULAS)
+# log-odds style variants diverge when a class is in every image (p_c = 1)
+_UNBOUNDED_AT_ONE = ('prob', 'normit', 'gombit')
 VARIANTS: List[str] = BASE_VARIANTS + [f'{v}_obj' for v in BASE_VARIANTS]
 
 # Bundled per-class tables (copied from the kit's shared LVIS facts; sources in iif/data/README.md).
@@ -166,8 +168,8 @@ def compute_weights(counts: ClassCounts, variant: str) -> List[float]:
     """The IIF weight of every class (in ``counts`` order) for one variant.
 
     Policy for degenerate classes: a class with no images (instances, for ``*_obj``) has no
-    finite weight, and a class in every image makes prob/normit/gombit infinite; both raise a
-    WeightsError that names the classes rather than silently producing inf or NaN.
+    finite weight in any variant, and a class in every image makes prob/normit/gombit infinite;
+    both raise a WeightsError that names the classes rather than producing inf or NaN.
     """
     _check_variant(variant)
     by_instances = variant.endswith('_obj')
@@ -182,11 +184,13 @@ def compute_weights(counts: ClassCounts, variant: str) -> List[float]:
             f'no training {unit}, so the IIF weight is undefined: {", ".join(empty[:20])}'
             f'{" ..." if len(empty) > 20 else ""}. Remove the category or use annotations that '
             f'contain it.')
+    base = variant[:-4] if by_instances else variant
     too_many = [f'{i} ({name}: {n} of {total})'
                 for i, name, n in zip(counts.ids, counts.names, per_class) if n >= total]
-    if too_many:
-        raise WeightsError(f'{counts.source}: categories with as many {unit} as the whole set '
-                           f'({total}) give infinite weights: {", ".join(too_many[:20])}')
+    if too_many and base in _UNBOUNDED_AT_ONE:
+        raise WeightsError(f'{counts.source}: {variant} is infinite for categories in all '
+                           f'{total} {unit}: {", ".join(too_many[:20])}; use raw, smooth, '
+                           f'base2 or base10 for this data')
     return [formula(n, total) for n in per_class]
 
 

@@ -116,6 +116,7 @@ def _train(argv: Optional[List[str]]) -> int:
                         '(nothing was overwritten).')
     validate = not args.no_validate
     check_data([cfg.data.train] + ([cfg.data.val] if validate else []))
+    model = build_model(cfg, args.config)  # config errors surface before anything is written
     if args.check_only:
         print(f'checks passed: {args.config} can train into {cfg.work_dir}')
         return 0
@@ -163,7 +164,6 @@ def _train(argv: Optional[List[str]]) -> int:
     logger.info(f'config:\n{cfg.pretty_text}')
     import iif
 
-    model = build_model(cfg, args.config)
     model.init_weights()
     datasets = [build_dataset(cfg.data.train)]
     if len(cfg.workflow) == 2:
@@ -245,7 +245,7 @@ def _test(argv: Optional[List[str]]) -> int:
 
     from .checkpoint import load_model_weights, read_checkpoint
     from .inference import run_sharded_evaluation
-    from .launch import init_distributed
+    from .launch import init_distributed, torch_device
     from .records import write_metrics, write_run_records
 
     if args.check_only:
@@ -263,8 +263,7 @@ def _test(argv: Optional[List[str]]) -> int:
     model = build_model(cfg, args.config, test=True)
     ckpt = load_model_weights(model, args.checkpoint)
     model.CLASSES = dataset.CLASSES
-    if info.device == 'cuda':
-        model = model.cuda()
+    model = model.to(torch_device(info))
     if info.device == 'cpu':
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // info.world_size))
 

@@ -94,6 +94,13 @@ def init_distributed(launcher: str) -> DistInfo:
     return DistInfo(world > 1, rank, world, local_rank, device)
 
 
+def torch_device(info: DistInfo) -> torch.device:
+    """This process's device: its own GPU under torchrun, or the CPU."""
+    if info.device == 'cuda':
+        return torch.device('cuda', torch.cuda.current_device())
+    return torch.device('cpu')
+
+
 def barrier() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()

@@ -10,7 +10,7 @@ from mmdet.datasets import build_dataloader, build_dataset, replace_ImageToTenso
 
 from .checkpoint import find_latest_checkpoint
 from .hooks import NonFiniteLossHook, ShardedEvalHook
-from .launch import DistInfo
+from .launch import DistInfo, torch_device
 
 
 class CPUDistributedDataParallel(MMDistributedDataParallel):
@@ -31,8 +31,7 @@ class CPUDistributedDataParallel(MMDistributedDataParallel):
 
 
 def wrap_model(model, info: DistInfo, find_unused_parameters: bool = False):
-    if info.device == 'cuda':
-        model = model.cuda()
+    model = model.to(torch_device(info))
     if not info.distributed:
         # With no GPU, torch's DataParallel clears device_ids and mmcv scatters to the CPU.
         return MMDataParallel(model, device_ids=[torch.cuda.current_device()]

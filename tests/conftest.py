@@ -1,0 +1,50 @@
+"""Shared fixtures: the kit's paths, a working directory with the built-in small dataset, and a
+runner for the entry scripts as a user would call them."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / 'configs'
+SMOKE_IIF = CONFIGS / 'smoke' / 'iif_r18_fpn_smoke.py'
+SMOKE_SOFTMAX = CONFIGS / 'smoke' / 'mask_rcnn_r18_fpn_softmax_smoke.py'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def cpu_env(**extra) -> dict:
+    """Environment for the entry scripts on this CPU-only machine."""
+    env = dict(os.environ, IIF_DEVICE='cpu', PYTHON=sys.executable, PORT=str(free_port()),
+               PYTHONUNBUFFERED='1')
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def run(cmd, cwd, env=None, timeout=900) -> subprocess.CompletedProcess:
+    """Run a command as a user would; output kept for assertions and failure messages."""
+    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=env or cpu_env(), text=True,
+                          capture_output=True, timeout=timeout)
+
+
+def explain(result: subprocess.CompletedProcess) -> str:
+    return f'exit {result.returncode}\n--- stdout ---\n{result.stdout[-4000:]}\n' \
+           f'--- stderr ---\n{result.stderr[-4000:]}'
+
+
+@pytest.fixture(scope='session')
+def smoke_workdir(tmp_path_factory) -> Path:
+    """A working directory holding data/smoke, as configs/smoke expect."""
+    from iif import smoke_data
+    wd = tmp_path_factory.mktemp('smoke_wd')
+    smoke_data.generate(wd / 'data' / 'smoke')
+    return wd
