@@ -164,6 +164,10 @@ def _train(argv: Optional[List[str]]) -> int:
     logger.info(f'config:\n{cfg.pretty_text}')
     import iif
 
+    # Built again now that the RNGs are seeded: parameters that init_weights leaves alone
+    # (e.g. fc_reg and shared_fcs under the IIF configs' fc_cls init_cfg) keep their
+    # construction-time values, which must come from the seed for a run to be reproducible.
+    model = build_model(cfg, args.config)
     model.init_weights()
     datasets = [build_dataset(cfg.data.train)]
     if len(cfg.workflow) == 2:
