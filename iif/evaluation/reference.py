@@ -2,7 +2,7 @@
 
 Inputs are validated by :mod:`iif.evaluation.inputs` first (lvis-api itself silently drops unknown
 categories and crashes on several malformed inputs). lvis-api mutates the dicts it is given (adds
-'area', 'id', converts segmentations), so caller-owned dicts are shallow-copied first.
+'area', 'id', 'ignore', converts segmentations), so caller-owned dicts are shallow-copied first.
 
 lvis-api's ``LVISResults`` raises IndexError on an empty result list; here an empty list (or
 ``max_dets=0``) is evaluated as "no detections": LVISEval then runs on an empty results set, which
@@ -12,6 +12,7 @@ ground truth).
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Dict
 
 from .inputs import GroundTruth, load_result_list
@@ -20,7 +21,7 @@ from .inputs import GroundTruth, load_result_list
 def _lvis_gt(dataset: dict, owned: bool, iou_type: str):
     from lvis import LVIS
 
-    if not owned and iou_type == 'segm':  # LVISEval writes RLEs into the annotation dicts
+    if not owned:  # LVISEval writes 'ignore' and (segm) RLEs into the annotation dicts
         dataset = dict(dataset, annotations=[dict(a) for a in dataset['annotations']])
     gt = LVIS.__new__(LVIS)  # LVIS() only takes a path; build it from the parsed dict
     gt.logger = logging.getLogger('lvis.lvis')
@@ -62,12 +63,16 @@ def evaluate(gt: GroundTruth, results, iou_type: str, max_dets: int,
         level = quiet.level
         quiet.setLevel(logging.ERROR)
         try:
-            lvis_dt = LVISResults(lvis_gt, items, max_dets=max_dets)
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', DeprecationWarning)
+                lvis_dt = LVISResults(lvis_gt, items, max_dets=max_dets)
         finally:
             quiet.setLevel(level)
     del items
     ev = LVISEval(lvis_gt, lvis_dt, iou_type=iou_type)
-    ev.run()
+    with warnings.catch_warnings():  # lvis-api's np.float and logger.warn deprecations
+        warnings.simplefilter('ignore', DeprecationWarning)
+        ev.run()
     res = ev.get_results()
     # lvis-api labels AR with Params.max_dets (300); keep those labels whatever max_dets is
     return {k: float(v) for k, v in res.items()}

@@ -1,0 +1,150 @@
+#!/usr/bin/env python
+"""Benchmark LVIS evaluation backends on a deterministic LVIS-shaped workload.
+
+    python benchmarks/lvis_eval.py --images 10000 --iou both --backends fast,lvis
+    python benchmarks/lvis_eval.py --images 19809 --iou both --backends fast
+
+Writes (once per size and seed, reused afterwards) an LVIS-format ground truth with polygons,
+1203 r/c/f categories, negative and not-exhaustive ids, and bbox and segm result files with up to
+300 scored detections per image (some images have more), then evaluates each (backend, iou type)
+in a fresh child process and prints wall time, peak RSS (the child's ru_maxrss), every metric and
+the largest absolute difference between backends.
+
+Each child imports ``iif.evaluation`` without running ``iif/__init__.py`` (which imports mmdet and
+torch when they are installed), so that the numbers are the evaluator's own.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+CHILD = r'''
+import json, os, sys, time, types
+t0 = time.perf_counter()
+root, gt, dt, iou, backend, out = sys.argv[1:7]
+pkg = types.ModuleType('iif'); pkg.__path__ = [os.path.join(root, 'iif')]
+sys.modules['iif'] = pkg  # skip iif/__init__.py (mmdet/torch imports)
+from iif.evaluation import evaluate_lvis
+m = evaluate_lvis(gt, dt, iou_type=iou, backend=backend)
+with open(out, 'w') as f:
+    json.dump({'metrics': m, 'seconds_in_child': time.perf_counter() - t0}, f)
+'''
+
+
+def _import_iif():
+    import types
+    if 'iif' not in sys.modules:
+        pkg = types.ModuleType('iif')
+        pkg.__path__ = [os.path.join(ROOT, 'iif')]
+        sys.modules['iif'] = pkg
+    from iif.evaluation import METRIC_NAMES, synthetic
+    return METRIC_NAMES, synthetic
+
+
+def make_workload(workdir: str, images: int, seed: int, ious) -> dict:
+    """Write gt.json and dt_<iou>.json under workdir/lvis_<images>_s<seed> unless present."""
+    _, syn = _import_iif()
+    d = os.path.join(workdir, f'lvis_{images}_s{seed}')
+    os.makedirs(d, exist_ok=True)
+    paths = {'gt': os.path.join(d, 'gt.json')}
+    gt = None
+    if not os.path.exists(paths['gt']):
+        t = time.perf_counter()
+        gt = syn.generate_gt(images, seed=seed)
+        syn.write_json(paths['gt'], gt)
+        print(f'wrote {paths["gt"]}: {len(gt["images"])} images, {len(gt["annotations"])} '
+              f'annotations ({time.perf_counter() - t:.0f} s)', flush=True)
+    for iou in ious:
+        p = os.path.join(d, f'dt_{iou}.json')
+        paths[iou] = p
+        if os.path.exists(p):
+            continue
+        if gt is None:
+            import orjson
+            with open(paths['gt'], 'rb') as f:
+                gt = orjson.loads(f.read())
+        t = time.perf_counter()
+        n = syn.write_json_list(p, syn.iter_image_results(gt, iou, seed=seed))
+        print(f'wrote {p}: {n} results, {os.path.getsize(p) / 1e6:.0f} MB '
+              f'({time.perf_counter() - t:.0f} s)', flush=True)
+    return paths
+
+
+def run_child(gt: str, dt: str, iou: str, backend: str, out: str) -> dict:
+    """Run one evaluation in a child process; wall time and the child's peak RSS."""
+    t = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, '-c', CHILD, ROOT, gt, dt, iou, backend, out])
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f'{backend} {iou} evaluation failed (exit {proc.returncode})')
+    with open(out) as f:
+        res = json.load(f)
+    res.update(wall_s=wall, peak_rss_gb=usage.ru_maxrss * 1024 / 1e9)  # ru_maxrss is in KiB
+    return res
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--images', type=int, default=2000)
+    p.add_argument('--iou', choices=('bbox', 'segm', 'both'), default='both')
+    p.add_argument('--backends', default='fast,lvis', help='comma-separated: fast,lvis')
+    p.add_argument('--workdir', default=os.path.join(tempfile.gettempdir(), 'iif_bench_lvis_eval'),
+                   help='where the generated workload is written and reused')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--out', help='write all numbers to this JSON file')
+    args = p.parse_args(argv)
+    metric_names, _ = _import_iif()
+    ious = ('bbox', 'segm') if args.iou == 'both' else (args.iou,)
+    backends = [b.strip() for b in args.backends.split(',') if b.strip()]
+    bad = [b for b in backends if b not in ('fast', 'lvis')]
+    if bad:
+        p.error(f'unknown backend(s) {bad}')
+    paths = make_workload(args.workdir, args.images, args.seed, ious)
+    report = {'images': args.images, 'seed': args.seed, 'cpus': os.cpu_count(), 'runs': {}}
+    for iou in ious:
+        for backend in backends:
+            out = os.path.join(os.path.dirname(paths['gt']), f'metrics_{iou}_{backend}.json')
+            print(f'evaluating {iou} with {backend} ...', flush=True)
+            report['runs'][f'{iou}/{backend}'] = run_child(paths['gt'], paths[iou], iou, backend, out)
+    print(f'\nLVIS evaluation benchmark: {args.images} images, 1203 categories, '
+          f'{os.cpu_count()} CPUs, python {sys.version.split()[0]}')
+    for iou in ious:
+        runs = {b: report['runs'][f'{iou}/{b}'] for b in backends}
+        col = 14
+        print(f'\n[{iou}]  results: {os.path.getsize(paths[iou]) / 1e6:.0f} MB')
+        print('metric'.ljust(12) + ''.join(b.rjust(col) for b in backends)
+              + ('  max |diff|' if len(backends) > 1 else ''))
+        print('wall s'.ljust(12) + ''.join(f'{runs[b]["wall_s"]:{col}.1f}' for b in backends))
+        print('peak RSS GB'.ljust(12)
+              + ''.join(f'{runs[b]["peak_rss_gb"]:{col}.2f}' for b in backends))
+        if len(backends) > 1 and 'lvis' in backends and 'fast' in backends:
+            f, l_ = runs['fast'], runs['lvis']
+            print('speed-up'.ljust(12) + f'{l_["wall_s"] / f["wall_s"]:{col}.1f}x'
+                  + f'  (memory {f["peak_rss_gb"] / l_["peak_rss_gb"]:.0%} of lvis-api)')
+        worst = 0.0
+        for name in metric_names:
+            vals = [runs[b]['metrics'][name] for b in backends]
+            diff = max(vals) - min(vals)
+            worst = max(worst, diff)
+            print(name.ljust(12) + ''.join(f'{v:{col}.6f}' for v in vals)
+                  + (f'  {diff:.1e}' if len(backends) > 1 else ''))
+        if len(backends) > 1:
+            print(f'largest absolute metric difference: {worst:.3g}')
+            report['runs'][f'{iou}/max_abs_diff'] = worst
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(report, f, indent=2)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

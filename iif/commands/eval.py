@@ -1,0 +1,50 @@
+"""iif eval: evaluate LVIS detection / segmentation results (fast evaluator or lvis-api)."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+HELP = 'evaluate LVIS results (bbox and/or segm): AP, AP50, AP75, APs/m/l, APr/c/f, AR'
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument('--gt', required=True, metavar='ANN.json',
+                        help='LVIS annotation file (e.g. lvis_v1_val.json)')
+    parser.add_argument('--dt', required=True, nargs='+', metavar='RESULTS.json',
+                        help='results JSON in LVIS/COCO results format; several files are '
+                             'per-rank shards, concatenated in the given order. "{iou}" in a '
+                             'name is replaced by the IoU type (results.{iou}.json)')
+    parser.add_argument('--iou', action='append', choices=('bbox', 'segm'),
+                        help='IoU type to evaluate; repeat for both (default: bbox)')
+    parser.add_argument('--backend', choices=('fast', 'lvis'), default='fast',
+                        help="'fast' (default) or 'lvis' (lvis-api's LVISEval, the reference)")
+    parser.add_argument('--max-dets', type=int, default=300, metavar='N',
+                        help='detections kept per image, highest scores first (default 300)')
+    parser.add_argument('--out', metavar='metrics.json', help='write the metrics to this JSON')
+
+
+def run(args) -> int:
+    from iif.evaluation import evaluate_lvis, format_metrics_table
+
+    ious = list(dict.fromkeys(args.iou or ['bbox']))
+    metrics, seconds, files = {}, {}, {}
+    for iou in ious:
+        dts = [p.replace('{iou}', iou) for p in args.dt]
+        t = time.perf_counter()
+        metrics[iou] = evaluate_lvis(args.gt, dts if len(dts) > 1 else dts[0], iou_type=iou,
+                                     backend=args.backend, max_dets=args.max_dets)
+        seconds[iou] = round(time.perf_counter() - t, 3)
+        files[iou] = dts
+    print(format_metrics_table(metrics))
+    timing = ', '.join(f'{k} {v:.1f} s' for k, v in seconds.items())
+    print(f'({args.backend} backend: {timing})')
+    if args.out:
+        out_dir = os.path.dirname(os.path.abspath(args.out))
+        os.makedirs(out_dir, exist_ok=True)
+        report = {'metrics': metrics, 'backend': args.backend, 'gt': args.gt, 'results': files,
+                  'max_dets': args.max_dets, 'seconds': seconds}
+        with open(args.out, 'w') as f:
+            json.dump(report, f, indent=2)
+        print(f'wrote {args.out}')
+    return 0
