@@ -116,7 +116,9 @@ def _train(argv: Optional[List[str]]) -> int:
                         '(nothing was overwritten).')
     validate = not args.no_validate
     check_data([cfg.data.train] + ([cfg.data.val] if validate else []))
-    model = build_model(cfg, args.config)  # config errors surface before anything is written
+    # config errors (weights, class counts) surface before anything is written; the model
+    # used for training is built again once the RNGs are seeded
+    build_model(cfg, args.config)
     if args.check_only:
         print(f'checks passed: {args.config} can train into {cfg.work_dir}')
         return 0

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# hadolint on the Dockerfile, the Compose-spec JSON schema on compose.yaml, bash -n on scripts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=$(scripts/host_venv.sh)
+echo "+ hadolint docker/Dockerfile"
+"$BIN/hadolint" docker/Dockerfile
+echo "+ check-jsonschema --builtin-schema vendor.compose-spec compose.yaml"
+"$BIN/check-jsonschema" --builtin-schema vendor.compose-spec compose.yaml
+for script in scripts/*.sh tools/*.sh docker/entrypoint.sh .ci/run; do
+    bash -n "$script"
+done
+echo "lint: ok"
