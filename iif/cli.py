@@ -16,7 +16,9 @@ COMMANDS = {
     'eval': 'eval',
     'data': 'data',
     'smoke-data': 'smoke_data',
+    'demo': 'demo',
     'env': 'env',
+    'reproduce': 'reproduce',
 }
 
 
