@@ -7,8 +7,9 @@
 Writes (once per size and seed, reused afterwards) an LVIS-format ground truth with polygons,
 1203 r/c/f categories, negative and not-exhaustive ids, and bbox and segm result files with up to
 300 scored detections per image (some images have more), then evaluates each (backend, iou type)
-in a fresh child process and prints wall time, peak RSS (the child's ru_maxrss), every metric and
-the largest absolute difference between backends.
+in a fresh child process and prints wall time, CPU time and peak RSS (the child's rusage from
+wait4; the evaluators are single-process), every metric and the largest absolute difference
+between backends. On a shared machine CPU time is the steadier number.
 
 Each child imports ``iif.evaluation`` without running ``iif/__init__.py`` (which imports mmdet and
 torch when they are installed), so that the numbers are the evaluator's own.
@@ -51,7 +52,7 @@ def _import_iif():
 def make_workload(workdir: str, images: int, seed: int, ious) -> dict:
     """Write gt.json and dt_<iou>.json under workdir/lvis_<images>_s<seed> unless present."""
     _, syn = _import_iif()
-    d = os.path.join(workdir, f'lvis_{images}_s{seed}')
+    d = os.path.join(workdir, f'lvis_{images}_s{seed}_v{syn.VERSION}')
     os.makedirs(d, exist_ok=True)
     paths = {'gt': os.path.join(d, 'gt.json')}
     gt = None
@@ -88,7 +89,8 @@ def run_child(gt: str, dt: str, iou: str, backend: str, out: str) -> dict:
         raise SystemExit(f'{backend} {iou} evaluation failed (exit {proc.returncode})')
     with open(out) as f:
         res = json.load(f)
-    res.update(wall_s=wall, peak_rss_gb=usage.ru_maxrss * 1024 / 1e9)  # ru_maxrss is in KiB
+    res.update(wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime,
+               peak_rss_gb=usage.ru_maxrss * 1024 / 1e9)  # ru_maxrss is in KiB
     return res
 
 
@@ -124,12 +126,14 @@ def main(argv=None) -> int:
         print('metric'.ljust(12) + ''.join(b.rjust(col) for b in backends)
               + ('  max |diff|' if len(backends) > 1 else ''))
         print('wall s'.ljust(12) + ''.join(f'{runs[b]["wall_s"]:{col}.1f}' for b in backends))
+        print('cpu s'.ljust(12) + ''.join(f'{runs[b]["cpu_s"]:{col}.1f}' for b in backends))
         print('peak RSS GB'.ljust(12)
               + ''.join(f'{runs[b]["peak_rss_gb"]:{col}.2f}' for b in backends))
         if len(backends) > 1 and 'lvis' in backends and 'fast' in backends:
             f, l_ = runs['fast'], runs['lvis']
             print('speed-up'.ljust(12) + f'{l_["wall_s"] / f["wall_s"]:{col}.1f}x'
-                  + f'  (memory {f["peak_rss_gb"] / l_["peak_rss_gb"]:.0%} of lvis-api)')
+                  + f'  (cpu {l_["cpu_s"] / f["cpu_s"]:.1f}x; peak memory '
+                  f'{f["peak_rss_gb"] / l_["peak_rss_gb"]:.0%} of lvis-api)')
         worst = 0.0
         for name in metric_names:
             vals = [runs[b]['metrics'][name] for b in backends]

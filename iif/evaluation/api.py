@@ -53,6 +53,7 @@ def evaluate_lvis(gt, results, iou_type: str = 'bbox', backend: str = 'fast',
     else:
         from . import fast
         del dataset
+        gt_arrays.dataset = None  # the fast backend needs only the arrays (and segm polygons)
         # millions of parsed dicts and lists would trigger the cyclic GC over and over (3x slower
         # parsing); the evaluator makes no reference cycles, so pause it for the duration
         was_enabled = gc.isenabled()

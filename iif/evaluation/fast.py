@@ -68,7 +68,6 @@ class Detections:
     bbox: Optional[np.ndarray]      # (n, 4) for bbox
     seg_size: Optional[np.ndarray]  # (n, 2) for segm
     seg_counts: Optional[list]      # compressed RLE strings for segm
-    num_input: int
 
 
 def _over_limit(img: np.ndarray, score: np.ndarray, max_dets: int,
@@ -162,7 +161,7 @@ def load_detections(gt: GroundTruth, results, iou_type: str, max_dets: int) -> D
     return Detections(cat=cat[order], img=img[order], score=score[order], area=area[order],
                       bbox=bbox[order] if bbox is not None else None,
                       seg_size=seg_size[order] if seg_size is not None else None,
-                      seg_counts=counts, num_input=total)
+                      seg_counts=counts)
 
 
 # --------------------------------------------------------------------------- IoU
@@ -311,9 +310,8 @@ class _Evaluator:
         # rasterise the ground truth of pairs that have detections
         need = np.zeros(g1 - g0, bool)
         starts = np.flatnonzero(np.r_[True, pkey[1:] != pkey[:-1]])
-        cover = np.repeat(pgs[starts], png[starts]) + (
-            np.arange(int(png[starts].sum())) - np.repeat(np.cumsum(png[starts]) - png[starts], png[starts]))
-        need[cover] = True
+        k = png[starts]
+        need[np.repeat(pgs[starts] - (np.cumsum(k) - k), k) + np.arange(int(k.sum()))] = True
         need_idx = np.flatnonzero(need)
         grle: list = [None] * (g1 - g0)
         for j, rle in zip(need_idx.tolist(), gt_rles(self.gt, self.g_src[g0 + need_idx])):

@@ -546,7 +546,7 @@ def _fast_columns(entries: list, iou_type: str, careful: bool = False):
     elif iou_type == 'segm' and has_bbox:
         return None  # mixed: let the scan judge every bbox
     if iou_type == 'segm':
-        if seg_size is None or (seg_size != np.round(seg_size)).any():
+        if seg_size is None or (seg_size != np.round(seg_size)).any() or (seg_size < 0).any():
             return None
         seg_size = seg_size.astype(np.int64)
         if not set(map(type, counts)) <= {str, bytes}:
@@ -595,7 +595,7 @@ def _scan_problems(entries: list, iou_type: str, chunk: Chunk, log: ProblemLog,
             s = r['segmentation']
             ok = (isinstance(s, dict) and isinstance(s.get('counts'), (str, bytes))
                   and isinstance(s.get('size'), (list, tuple)) and len(s['size']) == 2
-                  and all(isinstance(v, numbers.Integral) for v in s['size']))
+                  and all(isinstance(v, numbers.Integral) and v >= 0 for v in s['size']))
             if not ok:
                 note("'segmentation' is not a compressed RLE {'size': [h, w], 'counts': str}", i)
     if iou_type == 'segm' and not found:

@@ -18,6 +18,7 @@ from typing import Dict, Iterable, Iterator, List
 
 import numpy as np
 
+VERSION = 2  # bump when the generated data change (benchmarks cache workloads by it)
 LVIS_V1_GROUPS = (337, 461, 405)  # rare, common, frequent categories in LVIS v1
 IMAGE_SIZES = ((480, 640), (640, 480), (427, 640), (640, 427), (375, 500), (500, 375),
                (512, 512), (360, 640))
