@@ -12,7 +12,7 @@ VENV ?= .venv
 GPUS ?= 1
 GIT_COMMIT := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 # the pinned stack, read from the lock file for the image's labels
-STACK_PINS := $(shell grep -E '^(torch|torchvision|mmcv-full|mmdet|lvis|numpy)==' requirements.lock | tr '\n' ' ')
+STACK_PINS := $(shell scripts/stack_pins.sh)
 export GIT_COMMIT STACK_PINS
 
 define run

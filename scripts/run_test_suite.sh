@@ -19,6 +19,9 @@ step() {
 }
 
 export COMPOSE_FILE=compose.yaml:compose.cpu.yaml
+GIT_COMMIT=${GIT_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
+STACK_PINS=${STACK_PINS:-$(scripts/stack_pins.sh)}
+export GIT_COMMIT STACK_PINS
 export WORK_DIRS=$ROOT/.cache/suite/work_dirs
 export RESULTS_DIR=$ROOT/.cache/suite/results
 rm -rf "$ROOT/.cache/suite"
