@@ -116,7 +116,8 @@ def main(argv=None) -> int:
         for backend in backends:
             out = os.path.join(os.path.dirname(paths['gt']), f'metrics_{iou}_{backend}.json')
             print(f'evaluating {iou} with {backend} ...', flush=True)
-            report['runs'][f'{iou}/{backend}'] = run_child(paths['gt'], paths[iou], iou, backend, out)
+            report['runs'][f'{iou}/{backend}'] = run_child(paths['gt'], paths[iou], iou,
+                                                           backend, out)
     print(f'\nLVIS evaluation benchmark: {args.images} images, 1203 categories, '
           f'{os.cpu_count()} CPUs, python {sys.version.split()[0]}')
     for iou in ious:

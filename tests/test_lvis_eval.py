@@ -86,7 +86,8 @@ def _adversarial(gt: dict, results: list, seed: int):
     gt = copy.deepcopy(gt)
     results = copy.deepcopy(results)
     anns = gt['annotations']
-    dups = [dict(anns[i], id=10 ** 6 + int(i)) for i in rng.choice(len(anns), len(anns) // 5, False)]
+    dups = [dict(anns[i], id=10 ** 6 + int(i))
+            for i in rng.choice(len(anns), len(anns) // 5, replace=False)]
     anns.extend(dups)  # identical copies: equal IoUs, lvis-api picks the later one
     for i in rng.choice(len(anns), len(anns) // 10, replace=False):
         anns[i]['ignore'] = 1
@@ -207,7 +208,8 @@ def test_files_shards_and_lists_agree(data, tmp_path, monkeypatch):
     from_list = evaluate_lvis(gt, res, 'segm')
     assert evaluate_lvis(gt_path, single, 'segm') == from_list
     assert evaluate_lvis(gt_path, shards, 'segm') == from_list
-    assert evaluate_lvis(gt_path, shards, 'segm', backend='lvis') == pytest.approx(from_list, abs=TOL)
+    ref = evaluate_lvis(gt_path, shards, 'segm', backend='lvis')
+    assert ref == pytest.approx(from_list, abs=TOL)
     # tiny pieces: many splits inside and between entries
     monkeypatch.setattr(inputs, 'CHUNK_BYTES', 777)
     assert evaluate_lvis(gt_path, shards, 'segm') == from_list
@@ -248,7 +250,8 @@ def test_malformed_results_are_named(data, backend):
     msg = str(e.value)
     assert isinstance(e.value, ValueError)
     assert "2 of 50 entries: missing field 'score' (first: results[3])" in msg
-    assert "'image_id' not in the ground-truth images (first: results[5], image_id 999999999)" in msg
+    assert ("'image_id' not in the ground-truth images "
+            "(first: results[5], image_id 999999999)") in msg
     assert "'category_id' not in the ground-truth categories (first: results[6]" in msg
     assert "'score' is NaN or infinite (first: results[7])" in msg
     assert "'bbox' is not a list of 4 finite numbers" in msg and 'results[8]' in msg

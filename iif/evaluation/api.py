@@ -1,4 +1,4 @@
-"""Public entry points: :func:`evaluate_lvis`, :data:`METRIC_NAMES`, :func:`format_metrics_table`."""
+"""Public entry points: evaluate_lvis, METRIC_NAMES, format_metrics_table."""
 from __future__ import annotations
 
 import gc
@@ -76,6 +76,7 @@ def format_metrics_table(metrics_by_iou_type: Mapping[str, Mapping[str, float]])
             row.append('' if v is None else ('-' if float(v) == -1 else f'{float(v):.4f}'))
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ['  '.join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    lines = ['  '.join(c.ljust(w) if i == 0 else c.rjust(w)
+                       for i, (c, w) in enumerate(zip(r, widths)))
              for r in rows]
     return '\n'.join(lines)

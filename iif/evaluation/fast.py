@@ -40,8 +40,8 @@ from .inputs import (GroundTruth, GroundTruthFormatError, ProblemLog, check_bbox
 IOU_THRS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
 REC_THRS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
 MATCH_THRS = np.minimum(IOU_THRS, 1 - 1e-10)  # lvis-api: iou = min([iou_thr, 1 - 1e-10])
-AREA_RNG = np.array([[0 ** 2, 1e5 ** 2], [0 ** 2, 32 ** 2], [32 ** 2, 96 ** 2], [96 ** 2, 1e5 ** 2]],
-                    dtype=np.float64)
+AREA_RNG = np.array([[0 ** 2, 1e5 ** 2], [0 ** 2, 32 ** 2], [32 ** 2, 96 ** 2],
+                     [96 ** 2, 1e5 ** 2]], dtype=np.float64)
 AREA_LBL = ('all', 'small', 'medium', 'large')
 EPS = np.spacing(1)
 T, R, A = IOU_THRS.size, REC_THRS.size, AREA_RNG.shape[0]
@@ -246,7 +246,8 @@ class _Evaluator:
         area = gt.ann_area[order]
         ign = gt.ann_ignore[order]
         # (n_gt, A): ignored for an area range (lvis-api's _ignore)
-        self.g_ig = ign[:, None] | (area[:, None] < AREA_RNG[:, 0]) | (area[:, None] > AREA_RNG[:, 1])
+        self.g_ig = (ign[:, None] | (area[:, None] < AREA_RNG[:, 0])
+                     | (area[:, None] > AREA_RNG[:, 1]))
         self.g_zero = gt.ann_id[order] == 0  # a match to gt id 0 counts as unmatched in lvis-api
         self.g_box = gt.ann_bbox[order] if iou_type == 'bbox' else None
         self.num_gt = np.zeros((C, A), np.int64)
@@ -470,7 +471,8 @@ class _Evaluator:
             valid = s[s > -1]
             return -1.0 if valid.size == 0 else float(np.mean(valid))
 
-        return {'AP': summ('ap'), 'AP50': summ('ap', iou_thr=0.50), 'AP75': summ('ap', iou_thr=0.75),
+        return {'AP': summ('ap'), 'AP50': summ('ap', iou_thr=0.50),
+                'AP75': summ('ap', iou_thr=0.75),
                 'APs': summ('ap', area='small'), 'APm': summ('ap', area='medium'),
                 'APl': summ('ap', area='large'), 'APr': summ('ap', group=0),
                 'APc': summ('ap', group=1), 'APf': summ('ap', group=2),

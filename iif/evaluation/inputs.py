@@ -134,7 +134,8 @@ def load_gt_dataset(gt) -> Tuple[dict, bool]:
     else:
         raise TypeError(f'gt must be a path, a dict or an LVIS object, not {type(gt).__name__}')
     if not isinstance(data, dict):
-        raise GroundTruthFormatError(f'ground truth must be a JSON object, got {type(data).__name__}')
+        raise GroundTruthFormatError(
+            f'ground truth must be a JSON object, got {type(data).__name__}')
     for key in ('images', 'annotations', 'categories'):
         if not isinstance(data.get(key), list):
             raise GroundTruthFormatError(f"ground truth has no '{key}' list")
@@ -146,7 +147,8 @@ def _int_array(values: list, what: str) -> np.ndarray:
     if arr.size and arr.dtype.kind not in 'iu':
         bad = [i for i, v in enumerate(values)
                if not isinstance(v, numbers.Integral) or isinstance(v, bool)]
-        raise GroundTruthFormatError(f'{what} must be integers ({len(bad)} are not, first at index {bad[0]})')
+        raise GroundTruthFormatError(
+            f'{what} must be integers ({len(bad)} are not, first at index {bad[0]})')
     return arr.astype(np.int64).reshape(-1)
 
 
@@ -156,7 +158,8 @@ def _field_list(items: list, key: str, what: str) -> list:
     except (KeyError, TypeError):
         missing = [i for i, it in enumerate(items) if not isinstance(it, dict) or key not in it]
         raise GroundTruthFormatError(
-            f"{len(missing)} {what} lack field '{key}' (first: {what} index {missing[0]})") from None
+            f"{len(missing)} {what} lack field '{key}' (first: {what} index {missing[0]})"
+        ) from None
 
 
 def _pair_keys(img_idx: np.ndarray, cat_idx: np.ndarray, num_cats: int) -> np.ndarray:
@@ -170,7 +173,8 @@ def _id_lists_to_keys(lists: list, img_index: np.ndarray, cat_ids: np.ndarray,
     flat: List = []
     for i, ids in enumerate(lists):
         if not isinstance(ids, (list, tuple)):
-            raise GroundTruthFormatError(f"image index {i}: '{what}' must be a list of category ids")
+            raise GroundTruthFormatError(
+                f"image index {i}: '{what}' must be a list of category ids")
         lens.append(len(ids))
         flat.extend(ids)
     if not flat:

@@ -69,7 +69,8 @@ def generate_gt(num_images: int, num_categories: int = 1203, seed: int = 0,
     cats = _categories(num_categories)
     group = np.array(['rcf'.index(c['frequency']) for c in cats])
     # how likely each category is to be in an image: frequent >> common >> rare
-    weight = np.array([0.3, 1.0, 12.0])[group] * _rng(seed, 1 << 30).uniform(0.2, 1.0, num_categories)
+    weight = (np.array([0.3, 1.0, 12.0])[group]
+              * _rng(seed, 1 << 30).uniform(0.2, 1.0, num_categories))
     weight /= weight.sum()
     images, anns = [], []
     ann_id = 1
@@ -137,7 +138,8 @@ def iter_image_results(gt: dict, iou_type: str = 'bbox', seed: int = 0,
         n_src = min(int(n_total * 0.45), 4 * len(anns) + 8) if anns else 0
         if n_src:
             src = rng.integers(len(anns), size=n_src)
-            base = np.stack([np.asarray(anns[j]['segmentation'][0]).reshape(VERTICES, 2) for j in src])
+            base = np.stack([np.asarray(anns[j]['segmentation'][0]).reshape(VERTICES, 2)
+                             for j in src])
             size = np.sqrt(np.maximum([anns[j]['area'] for j in src], 4.0))
             sigma = rng.uniform(0.0, 0.35, len(src))
             shift = rng.normal(0, 1, (len(src), 1, 2)) * (sigma * size)[:, None, None]
