@@ -97,3 +97,14 @@ def test_existing_run_is_not_overwritten(smoke_workdir, tmp_path):
     assert_refused(result, 'already holds checkpoints', '--auto-resume')
     assert ckpt.read_bytes() == b'weights of a three-day run'
     assert sorted(p.name for p in wd.iterdir()) == ['epoch_3.pth']
+
+
+def test_truncated_annotation_file(smoke_workdir, tmp_path):
+    import shutil
+    root = tmp_path / 'wd'
+    shutil.copytree(smoke_workdir / 'data', root / 'data')
+    ann = root / 'data' / 'smoke' / 'annotations' / 'lvis_v1_val.json'
+    ann.write_bytes(ann.read_bytes()[:500])  # an interrupted copy
+    result = run([PY, TRAIN, SMOKE_IIF], cwd=root)
+    assert_refused(result, 'lvis_v1_val.json: truncated or invalid JSON')
+    assert not (root / 'work_dirs').exists()
