@@ -123,3 +123,34 @@ def test_image_labels_and_mmcv_ops():
         assert labels['org.opencontainers.image.revision'] == commit
     result = compose('run', '--rm', '--entrypoint', 'cat', 'train', '/opt/iif-build/mmcv-ops.txt')
     assert result.returncode == 0 and 'mmcv.ops imported' in result.stdout
+
+
+def test_weights_service_writes_the_csv(tmp_path):
+    results = tmp_path / 'results'
+    results.mkdir()
+    os.chmod(results, 0o777)  # the container runs as the .env UID
+    result = compose('run', '--rm', 'weights', extra_env={'RESULTS_DIR': str(results)})
+    assert result.returncode == 0, explain(result)
+    lines = (results / 'iif_weights_lvis_v1.csv').read_text().splitlines()
+    assert len(lines) == 1204 and lines[0].startswith('id,name,frequency,image_count')
+
+
+def test_data_service_writes_and_verifies_lvis_root(tmp_path):
+    root = tmp_path / 'lvis_root'
+    root.mkdir()
+    os.chmod(root, 0o777)
+    extra = {'LVIS_ROOT': str(root)}
+    result = compose('run', '--rm', 'data', 'verify', '--level', 'full', extra_env=extra)
+    assert result.returncode == 1, explain(result)
+    assert 'lvis_v1_train.json' in result.stdout + result.stderr
+    # a small LVIS-layout tree written through the data service's read-write mount
+    result = compose('run', '--rm', '--entrypoint', 'iif', 'data', 'smoke-data', '--root',
+                     'data/lvis_v1', extra_env=extra)
+    assert result.returncode == 0, explain(result)
+    result = compose('run', '--rm', 'data', 'verify', '--level', 'full', '--no-expect-counts',
+                     extra_env=extra)
+    assert result.returncode == 0, explain(result)
+    # every other service mounts the LVIS root read-only
+    result = compose('run', '--rm', '--entrypoint', 'touch', 'train',
+                     'data/lvis_v1/annotations/x', extra_env=extra)
+    assert result.returncode != 0 and 'Read-only' in result.stderr
