@@ -23,3 +23,4 @@ _import_lvis_quietly()
 from . import datasets  # noqa: F401,E402  IIFLVISV1Dataset, IIFLVISV05Dataset
 from . import models  # noqa: F401,E402  IIFLoss, IIFNormedLinear
 from .engine import hooks  # noqa: F401,E402  ShardedEvalHook, NonFiniteLossHook
+from .models import fasa_hook  # noqa: F401,E402  FASAHook

@@ -1,5 +1,8 @@
 """MMDetection components of the kit; importing this package registers them."""
 from .iif_loss import IIFLoss
 from .normed_linear import IIFNormedLinear
+from .fasa import FASAConvFCBBoxHead, FASAShared2FCBBoxHead
+from .local_pretrained import LocalPretrainedResNet
 
-__all__ = ['IIFLoss', 'IIFNormedLinear']
+__all__ = ['IIFLoss', 'IIFNormedLinear', 'FASAShared2FCBBoxHead', 'FASAConvFCBBoxHead',
+           'LocalPretrainedResNet']
