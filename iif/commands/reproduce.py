@@ -1,0 +1,124 @@
+"""iif reproduce: train + evaluate the IIF variant set as a resumable queue, then the table."""
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+HELP = ('train and evaluate every IIF variant (resumable queue), write the results table '
+        'against the paper, and plots')
+
+DEFAULT_CONFIG_DIR = 'configs/iif/variants'
+DEFAULT_WORK_ROOT = 'work_dirs/reproduce'
+DEFAULT_OUT = 'results'
+
+
+def add_arguments(parser) -> None:
+    sub = parser.add_subparsers(dest='action', metavar='ACTION', required=True)
+
+    run = sub.add_parser('run', help='run the queue (skips finished runs, resumes interrupted '
+                         'ones), then write the results', description=(
+                             'Train each variant config on --gpus processes through '
+                             'tools/dist_train.sh, evaluate its final checkpoint through '
+                             'tools/dist_test.sh, and write OUT/variants.{md,csv,json} and '
+                             'plots. Exit status: 0 all runs done, 1 some run failed (the '
+                             'others still ran), 2 bad input or another queue running, '
+                             '130/143 stopped by Ctrl-C / SIGTERM (run again to resume).'))
+    _common(run)
+    run.add_argument('--config-dir', default=DEFAULT_CONFIG_DIR, metavar='DIR',
+                     help=f'the variant set: every *.py not starting with _ (default: '
+                     f'{DEFAULT_CONFIG_DIR})')
+    run.add_argument('--variants', metavar='A,B',
+                     help='comma-separated variant names (from the config file names, e.g. '
+                     'raw,base10_obj,softmax); default: all in --config-dir')
+    run.add_argument('--gpus', type=int, default=4, metavar='N',
+                     help='processes (GPUs) per training and evaluation (default: 4)')
+    run.add_argument('--seeds', default='1', metavar='S1,S2',
+                     help='seeds; every variant is trained once per seed and every run is '
+                     'reported (default: 1)')
+    run.add_argument('--out', default=DEFAULT_OUT, metavar='DIR',
+                     help=f'where the table and plots go (default: {DEFAULT_OUT}/)')
+    run.add_argument('--tolerance', type=float, default=0.5, metavar='AP',
+                     help='allowed |mean - published| in AP points (default: 0.5)')
+    run.add_argument('--port', type=int, default=None,
+                     help='torchrun master port (default: a free port for each launch)')
+    run.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
+                     help='passed to every training and evaluation, e.g. '
+                     'data.workers_per_gpu=4')
+    run.add_argument('--skip-failed', action='store_true',
+                     help='do not retry runs that failed before (default: retry them, '
+                     'resuming from their last checkpoint)')
+
+    status = sub.add_parser('status', help='print the queue state with elapsed and estimated '
+                            'remaining time')
+    _common(status)
+
+    report = sub.add_parser('report', help='write the results table and plots again from the '
+                            'finished runs (no training)')
+    _common(report)
+    report.add_argument('--out', default=DEFAULT_OUT, metavar='DIR')
+    report.add_argument('--tolerance', type=float, default=0.5, metavar='AP')
+
+    weights = sub.add_parser('plot-weights', help='plot the IIF weight of every variant against '
+                             'class frequency (bundled LVIS table; no training)')
+    weights.add_argument('--out', default=f'{DEFAULT_OUT}/iif_weights.png', metavar='FILE.png')
+    weights.add_argument('--dataset', default='lvis_v1', choices=['lvis_v1', 'lvis_v0.5'])
+
+
+def _common(parser) -> None:
+    parser.add_argument('--work-root', default=DEFAULT_WORK_ROOT, metavar='DIR',
+                        help=f'run directories, state and lock (default: {DEFAULT_WORK_ROOT})')
+
+
+def _config_dir(text: str) -> Path:
+    """Relative to the working directory (where data/ is); the kit's own set as a fallback."""
+    p = Path(text)
+    if not p.is_dir() and not p.is_absolute() and text == DEFAULT_CONFIG_DIR:
+        from iif.reproduce.queue import kit_root
+        if (kit_root() / text).is_dir():
+            return kit_root() / text
+    return p
+
+
+def run(args) -> int:
+    from iif.reproduce.errors import ReproduceError
+    try:
+        return _dispatch(args)
+    except ReproduceError as e:
+        print(f'iif reproduce {args.action}: error: {e}', file=sys.stderr)
+        return 2
+
+
+def _dispatch(args) -> int:
+    if args.action == 'plot-weights':
+        from iif.reproduce.plots import plot_weights
+        print(f'wrote {plot_weights(args.out, dataset=args.dataset)}')
+        return 0
+    if args.action == 'status':
+        from iif.reproduce.status import format_status
+        print(format_status(Path(args.work_root)))
+        return 0
+    if args.action == 'report':
+        from iif.reproduce.errors import ReproduceError
+        from iif.reproduce.results import write_report
+        from iif.reproduce.state import STATE_FILE, QueueState
+        if not (Path(args.work_root) / STATE_FILE).is_file():
+            raise ReproduceError(f'no reproduce queue in {args.work_root} ({STATE_FILE} not '
+                                 'found)')
+        paths = write_report(QueueState.load(Path(args.work_root)), args.out,
+                             tolerance=args.tolerance)
+        print('wrote ' + ', '.join(map(str, paths)))
+        return 0
+
+    from iif.reproduce import variants
+    from iif.reproduce.queue import Queue, QueueOptions
+    if args.tolerance < 0:
+        from iif.reproduce.errors import ReproduceError
+        raise ReproduceError(f'--tolerance must be >= 0, got {args.tolerance}')
+    opts = QueueOptions(
+        config_dir=_config_dir(args.config_dir), work_root=Path(args.work_root),
+        out=Path(args.out), seeds=variants.parse_seeds(args.seeds), gpus=args.gpus,
+        variants=variants.parse_list(args.variants, '--variants'), tolerance=args.tolerance,
+        port=args.port, cfg_options=list(args.cfg_options), skip_failed=args.skip_failed,
+        command=' '.join(shlex.quote(a) for a in ['iif'] + sys.argv[1:]))
+    return Queue(opts).run()

@@ -1,0 +1,63 @@
+"""`iif reproduce status`: the state file as a table, with elapsed and remaining time."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import List
+
+from .errors import ReproduceError
+from .queue import _fmt_s, queue_summary
+from .state import STATE_FILE, QueueLock, QueueState, parse_time
+
+
+def format_status(work_root: Path) -> str:
+    work_root = Path(work_root)
+    if not (work_root / STATE_FILE).is_file():
+        raise ReproduceError(f'no reproduce queue in {work_root} ({STATE_FILE} not found); '
+                             'start one with `iif reproduce run`, or pass its --work-root')
+    state = QueueState.load(work_root)
+    alive = QueueLock(work_root).held_by_someone()
+    q = state.queue
+    lines: List[str] = [f'reproduce queue in {work_root} '
+                        f'(state updated {state.data.get("updated")})']
+    if alive:
+        lines.append(f'queue: RUNNING (PID {q.get("pid")} on {q.get("host")}, started '
+                     f'{q.get("started")})')
+    else:
+        how = (f'stopped by {q["stopped_by"]}' if q.get('stopped_by')
+               else 'finished' if q.get('ended') else 'not running (killed or crashed)')
+        lines.append(f'queue: {how}; last started {q.get("started")}'
+                     + (f', ended {q["ended"]}' if q.get('ended') else ''))
+    rows = [('run', 'status', 'attempts', 'time', 'progress', 'result / log')]
+    for key, r in state.runs.items():
+        status = r['status']
+        spent = r.get('seconds') or 0.0
+        if status == 'running':
+            begun = parse_time(r['attempts'][-1]['started']) if r['attempts'] else None
+            before = sum(a.get('seconds') or 0.0 for a in r['attempts'][:-1])
+            spent = before + (time.time() - begun if begun else 0.0)
+            if not alive:
+                status = 'interrupted'  # its queue died; the next `run` resumes it
+        detail = r.get('result') if status == 'done' else (
+            (r.get('error') + ' -- log ' if r.get('error') else 'log ') + str(r.get('log'))
+            if r.get('log') or r.get('error') else '')
+        progress = ''  # phase and last checkpoint, while a run is under way
+        if status in ('running', 'interrupted') and r['attempts']:
+            progress = f'{r["attempts"][-1].get("phase", "")} {r.get("progress") or ""}'.strip()
+        rows.append((key, status, str(len(r['attempts'])), _fmt_s(spent) if spent else '-',
+                     progress, detail or ''))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        lines.append('  ' + '  '.join(c.ljust(w) for c, w in zip(row[:5], widths)) + '  ' + row[5])
+    s = queue_summary(state)
+    c = s['counts']
+    lines.append(f'planned by the last queue: {s["planned"]} runs: {c["done"]} done, '
+                 f'{c["failed"]} failed, {c["running"]} running, {c["pending"]} pending')
+    lines.append(f'elapsed: {_fmt_s(s["elapsed_s"])} since the last queue started')
+    if s['mean_run_s'] is None:
+        lines.append('estimated remaining: unknown until a run has finished')
+    else:
+        lines.append(f'estimated remaining: {_fmt_s(s["remaining_s"])} '
+                     f'(mean of {s["finished_runs"]} finished runs: {_fmt_s(s["mean_run_s"])} '
+                     'per run, times the runs left)')
+    return '\n'.join(lines)
