@@ -147,6 +147,42 @@ def test_published_numbers_and_tolerance_check():
     assert results.check_row(metrics(26.3, 18.6), None, tolerance=0.5)['status'] == 'n/a'
 
 
+def test_table_against_published_numbers(tmp_path):
+    """The LVIS raw config's rows carry IIF_r50's numbers: deltas and the tolerance check come
+    out of the runs' metrics.json files (written here by hand: no LVIS training on CPU)."""
+    state = QueueState(tmp_path / 'wr')
+    config = str(LVIS_SET / 'iif_raw_r50_fpn_4x4_1x_lvis_v1.py')
+    segm_ap = {1: 0.262, 2: 0.268}
+    for seed, ap in segm_ap.items():
+        run_dir = tmp_path / 'wr' / 'raw' / f'seed{seed}'
+        (run_dir / 'test_1').mkdir(parents=True)
+        metrics = {'bbox': {m: 0.25 for m in TABLE}, 'segm': {m: 0.25 for m in TABLE}}
+        metrics['segm'].update(AP=ap, APr=0.150, APc=0.252, APf=0.308)
+        metrics['bbox']['AP'] = 0.258
+        (run_dir / 'test_1' / 'metrics.json').write_text(json.dumps(metrics))
+        state.runs[f'raw/seed{seed}'] = dict(
+            variant='raw', seed=seed, config=config, work_dir=str(run_dir), status='done',
+            attempts=[], seconds=1.0, result=str(run_dir / 'test_1' / 'metrics.json'),
+            log=None, error=None)
+    results.write_report(state, tmp_path / 'out', tolerance=0.5, plots=False)
+    row = json.loads((tmp_path / 'out' / 'variants.json').read_text())['variants'][0]
+    assert row['published_model'] == 'IIF_r50' and row['n'] == 2
+    assert row['metrics']['segm']['AP']['mean'] == pytest.approx(26.5)
+    assert row['metrics']['segm']['AP']['std'] == pytest.approx(statistics.stdev([26.2, 26.8]))
+    assert row['check']['deltas']['segm/AP'] == pytest.approx(0.2)
+    assert row['check']['deltas']['segm/APr'] == pytest.approx(15.0 - 18.6)
+    assert row['check']['status'] == 'outside' and row['check']['outside'] == ['segm/APr']
+    md = (tmp_path / 'out' / 'variants.md').read_text()
+    assert '| raw | 2 | 26.5 ± 0.4 |' in md
+    assert '| raw | IIF_r50 | mask APr | 15.0 ± 0.0 | 18.6 | -3.6 | no |' in md
+    assert '| raw | IIF_r50 | mask AP | 26.5 ± 0.4 | 26.3 | +0.2 | yes |' in md
+    assert 'kostas1515/iif' in md
+    with open(tmp_path / 'out' / 'variants.csv', newline='') as f:
+        rec = next(csv.DictReader(f))
+    assert rec['segm_AP_published'] == '26.3' and rec['check'] == 'outside'
+    assert rec['outside_tolerance'] == 'segm/APr'
+
+
 def test_plot_weights_standalone(tmp_path):
     from iif.reproduce.plots import weight_curves
     curves = weight_curves('lvis_v1')
