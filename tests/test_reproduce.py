@@ -2,7 +2,7 @@
 
 One session-scoped queue (3 variants x 2 seeds) is trained once and read by several tests; the
 kill/resume test trains two of its runs again in another work root and must end with the same
-numbers (same seeds, 1 CPU process, EpochSeedHook: deterministic). Needs the full stack
+numbers (same seeds, 1 CPU process, EpochSeedHook from the default runtime: deterministic). Needs the full stack
 (mmcv-full, mmdet); a few minutes on 2 cores.
 """
 from __future__ import annotations
@@ -74,20 +74,11 @@ def smoke_cwd():
 
 
 @pytest.fixture(scope='session')
-def seeded_set(smoke_cwd) -> Path:
-    """configs/smoke/variants, each with EpochSeedHook added (same file names, so the same
-    variant names). mmcv's resume restores weights and optimizer but not the RNGs; re-seeding
-    at every epoch start makes a run resumed from epoch_1.pth train exactly like the
-    uninterrupted one, so the kill/resume test can require identical numbers."""
-    out = smoke_cwd / 'configs_seeded'
-    out.mkdir()
-    for config in sorted(SMOKE_SET.glob('[!_]*.py')):
-        (out / config.name).write_text(
-            f"_base_ = '{config}'\n"
-            "custom_imports = dict(imports=['iif', 'iif.reproduce.determinism'], "
-            "allow_failed_imports=False)\n"
-            "custom_hooks = [dict(type='NumClassCheckHook'), dict(type='EpochSeedHook')]\n")
-    return out
+def seeded_set() -> Path:
+    """The smoke variant set as shipped: every config has EpochSeedHook (default runtime), so a
+    run resumed from epoch_1.pth trains exactly like the uninterrupted one and the kill/resume
+    test can require identical numbers."""
+    return SMOKE_SET
 
 
 @pytest.fixture(scope='session')

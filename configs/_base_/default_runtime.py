@@ -5,7 +5,8 @@ custom_imports = dict(imports=['iif'], allow_failed_imports=False)
 checkpoint_config = dict(interval=1, create_symlink=False)
 log_config = dict(interval=50, hooks=[dict(type='TextLoggerHook'),
                                       dict(type='TensorboardLoggerHook')])
-custom_hooks = [dict(type='NumClassCheckHook')]
+# EpochSeedHook: a resumed run trains exactly like an uninterrupted one (same seed)
+custom_hooks = [dict(type='NumClassCheckHook'), dict(type='EpochSeedHook')]
 log_level = 'INFO'
 load_from = None
 resume_from = None

@@ -22,4 +22,5 @@ model = dict(roi_head=dict(
     mask_head=dict(predictor_cfg=dict(type='NormedConv2d', tempearture=20))))
 data = dict(train=dict(oversample_thr=1e-3))
 workflow = [('train', 1), ('val', 1)]
-custom_hooks = [dict(type='NumClassCheckHook'), dict(type='FASAHook')]
+custom_hooks = [dict(type='NumClassCheckHook'), dict(type='EpochSeedHook'),
+                dict(type='FASAHook')]

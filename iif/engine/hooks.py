@@ -76,3 +76,21 @@ class NonFiniteLossHook(Hook):
             raise FloatingPointError(
                 f'loss is {float(loss)} at epoch {runner.epoch + 1}, iteration {runner.iter + 1}:'
                 ' training diverged. Lower the learning rate or check the data and config.')
+
+
+@HOOKS.register_module()
+class EpochSeedHook(Hook):
+    """Re-seed every generator at each epoch start from (seed, epoch), so that a run resumed
+    from epoch_N.pth trains exactly like the uninterrupted one: mmcv's resume restores weights,
+    optimizer and counters but not the RNGs (sampler order, flips, RoI sampling)."""
+
+    def __init__(self, offset: int = 1_000_003):
+        self.offset = offset  # keeps (seed, epoch) pairs of neighbouring seeds apart
+
+    def before_train_epoch(self, runner):
+        from mmdet.apis import set_random_seed
+        seed = (runner.meta or {}).get('seed')
+        if seed is None:
+            return  # no seed recorded, nothing to reproduce
+        # every rank gets the same seed, as tools/train.py does at start-up
+        set_random_seed((seed + self.offset * runner.epoch) % (2 ** 31))

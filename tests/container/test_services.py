@@ -154,3 +154,23 @@ def test_data_service_writes_and_verifies_lvis_root(tmp_path):
     result = compose('run', '--rm', '--entrypoint', 'touch', 'train',
                      'data/lvis_v1/annotations/x', extra_env=extra)
     assert result.returncode != 0 and 'Read-only' in result.stderr
+
+
+def test_reproduce_service_on_the_smoke_set(work_dirs, tmp_path):
+    results = tmp_path / 'results'
+    results.mkdir()
+    os.chmod(results, 0o777)
+    extra = {'WORK_DIRS': str(work_dirs), 'RESULTS_DIR': str(results)}
+    result = compose('run', '--rm', 'reproduce', '--gpus', '1', '--config-dir',
+                     'configs/smoke/variants', '--variants', 'raw', '--seeds', '1',
+                     extra_env=extra)
+    assert result.returncode == 0, explain(result)
+    table = (results / 'variants.md').read_text()
+    assert '| raw | 1 |' in table
+    assert (results / 'variants_ap.png').is_file() and (results / 'iif_weights.png').is_file()
+    metrics = json.loads(next((work_dirs / 'reproduce' / 'raw' / 'seed1').glob(
+        'test_*/metrics.json')).read_text())
+    assert f"{100 * metrics['segm']['AP']:.1f}" in table
+    status = compose('run', '--rm', '--entrypoint', '/usr/local/bin/iif-entrypoint', 'reproduce',
+                     'reproduce-status', extra_env=extra)
+    assert status.returncode == 0 and 'done' in status.stdout, explain(status)

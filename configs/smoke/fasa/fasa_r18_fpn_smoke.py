@@ -11,6 +11,7 @@ model = dict(roi_head=dict(
         loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
     mask_head=dict(predictor_cfg=dict(type='NormedConv2d', tempearture=20))))
 workflow = [('train', 1), ('val', 1)]
-custom_hooks = [dict(type='NumClassCheckHook'), dict(type='FASAHook')]
+custom_hooks = [dict(type='NumClassCheckHook'), dict(type='EpochSeedHook'),
+                dict(type='FASAHook')]
 runner = dict(type='EpochBasedRunner', max_epochs=2)
 evaluation = dict(interval=2)
