@@ -42,6 +42,10 @@ def test_training_writes_checkpoints_and_run_records(trained):
     assert run_record['device'] == 'cpu'
     assert run_record['resumed_from'].endswith('epoch_1.pth')
     assert run_record['last_checkpoint'].endswith('epoch_2.pth')
+    first_attempt, = run_record['previous_attempts']
+    assert first_attempt['resumed_from'] is None and first_attempt['seed'] == 7
+    assert first_attempt['last_checkpoint'].endswith('epoch_1.pth')
+    assert len((work_dir / 'command.txt').read_text().splitlines()) == 2
     env = json.loads((work_dir / 'env.json').read_text())
     for key in ('python', 'torch', 'torch_cuda', 'cudnn', 'mmcv', 'mmdet', 'iif', 'gpus',
                 'git_commit'):

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import os.path as osp
 import sys
 import time
 from pathlib import Path
 from typing import List, Optional
+
+from iif import __version__ as iif_version
 
 from .errors import UserError
 
@@ -164,7 +167,6 @@ def _train(argv: Optional[List[str]]) -> int:
     logger.info(f'processes: {info.world_size} on {info.device}; seed {seed}; '
                 f'deterministic {args.deterministic}')
     logger.info(f'config:\n{cfg.pretty_text}')
-    import iif
 
     # Built again now that the RNGs are seeded: parameters that init_weights leaves alone
     # (e.g. fc_reg and shared_fcs under the IIF configs' fc_cls init_cfg) keep their
@@ -178,7 +180,7 @@ def _train(argv: Optional[List[str]]) -> int:
         datasets.append(build_dataset(val))
     model.CLASSES = datasets[0].CLASSES
     config_text = cfg.pretty_text
-    cfg.checkpoint_config.meta = dict(mmdet_version=mmdet_version, iif_version=iif.__version__,
+    cfg.checkpoint_config.meta = dict(mmdet_version=mmdet_version, iif_version=iif_version,
                                       CLASSES=datasets[0].CLASSES, seed=seed)
     meta = dict(env_info='\n'.join(f'{k}: {v}' for k, v in env.items()), config=config_text,
                 seed=seed, exp_name=osp.basename(args.config))
@@ -186,7 +188,6 @@ def _train(argv: Optional[List[str]]) -> int:
                 logger=logger)
     if info.is_main:
         from .records import now, write_json
-        import json
         run_file = Path(cfg.work_dir) / 'run.json'
         run = json.loads(run_file.read_text())
         run['finished'] = now()

@@ -95,19 +95,31 @@ def command_line(argv: Optional[Iterable[str]] = None) -> str:
 
 def write_run_records(run_dir: Path, cfg, *, kind: str, seed: Optional[int], world_size: int,
                       device: str, extra: Optional[dict] = None) -> None:
-    """config.py, command.txt, run.json (seed, processes, device, times) and env.json."""
+    """config.py, command.txt, run.json (seed, processes, device, times) and env.json; a
+    resumed run keeps the earlier attempts (command lines appended, records under
+    ``previous_attempts``)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg.dump(str(run_dir / 'config.py'))
     launcher_env = {k: os.environ[k] for k in ('WORLD_SIZE', 'MASTER_PORT', 'IIF_DEVICE',
                                                'CUDA_VISIBLE_DEVICES') if k in os.environ}
-    (run_dir / 'command.txt').write_text(
-        ' '.join(f'{k}={v}' for k, v in launcher_env.items()) + (' ' if launcher_env else '')
-        + command_line() + '\n')
+    # a resumed run appends: every attempt's command line and record stay in the work dir
+    with open(run_dir / 'command.txt', 'a') as f:
+        f.write(' '.join(f'{k}={v}' for k, v in launcher_env.items())
+                + (' ' if launcher_env else '') + command_line() + '\n')
     run = dict(kind=kind, seed=seed, deterministic=bool(cfg.get('deterministic', False)),
                world_size=world_size, device=device, started=now(),
                config=cfg.filename, work_dir=str(run_dir))
     run.update(extra or {})
+    previous = run_dir / 'run.json'
+    if previous.is_file():
+        try:
+            earlier = json.loads(previous.read_text())
+        except ValueError:
+            earlier = None
+        if isinstance(earlier, dict):
+            history = earlier.pop('previous_attempts', [])
+            run['previous_attempts'] = history + [earlier]
     write_json(run_dir / 'run.json', run)
     write_json(run_dir / 'env.json', collect_env())
 
