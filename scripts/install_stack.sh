@@ -9,7 +9,8 @@
 #
 # mmcv-full has no wheels for this torch/CUDA pair (and download.openmmlab.com is gone), so it
 # is compiled: MMCV_WITH_OPS=1 always; FORCE_CUDA=1 with TORCH_CUDA_ARCH_LIST (default
-# "7.0;7.5;8.0;8.6;8.9;9.0", V100 to H100) when nvcc is found. pip caches the built wheel.
+# "7.0;7.5;8.0;8.6;8.9;9.0", V100 to H100) when an nvcc of torch's CUDA major version is found
+# (MMCV_CUDA_OPS=0 never builds CUDA ops, =1 insists on them). pip caches the built wheel.
 set -euo pipefail
 STAGE=${1:-all}
 LOCK=${2:-$(cd "$(dirname "$0")/.." && pwd)/requirements.lock}
@@ -30,9 +31,27 @@ install_deps() {
 }
 
 install_mmcv() {
-    local nvcc
-    nvcc=$(command -v nvcc || true)
-    [ -z "$nvcc" ] && [ -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" ] && nvcc="${CUDA_HOME:-/usr/local/cuda}/bin/nvcc"
+    local nvcc nvcc_cuda torch_cuda
+    nvcc=""
+    if [ "${MMCV_CUDA_OPS:-auto}" != 0 ]; then
+        nvcc=$(command -v nvcc || true)
+        [ -z "$nvcc" ] && [ -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" ] && nvcc="${CUDA_HOME:-/usr/local/cuda}/bin/nvcc"
+    fi
+    if [ -n "$nvcc" ]; then
+        # torch refuses to compile extensions with a CUDA toolkit of another major version
+        nvcc_cuda=$("$nvcc" --version | sed -n 's/.*release \([0-9][0-9.]*\).*/\1/p')
+        torch_cuda=$("$PYTHON" -c 'import torch; print(torch.version.cuda or "")')
+        if [ "${nvcc_cuda%%.*}" != "${torch_cuda%%.*}" ]; then
+            if [ "${MMCV_CUDA_OPS:-auto}" = 1 ]; then
+                echo "error: $nvcc is CUDA $nvcc_cuda but torch was built for CUDA $torch_cuda;" \
+                     "point CUDA_HOME at a CUDA ${torch_cuda%%.*}.x toolkit" >&2
+                exit 2
+            fi
+            echo "warning: $nvcc is CUDA $nvcc_cuda but torch was built for CUDA $torch_cuda:" \
+                 "building CPU ops only (set CUDA_HOME to a CUDA ${torch_cuda%%.*}.x toolkit for GPU ops)" >&2
+            nvcc=""
+        fi
+    fi
     export MMCV_WITH_OPS=1
     export MAX_JOBS=${MAX_JOBS:-$(nproc)}
     if [ -n "$nvcc" ]; then
@@ -41,7 +60,7 @@ install_mmcv() {
         export CUDA_HOME=${CUDA_HOME:-$(dirname "$(dirname "$nvcc")")}
         echo "building mmcv-full with CUDA ops ($nvcc; archs $TORCH_CUDA_ARCH_LIST)"
     else
-        echo "building mmcv-full with CPU ops only (no nvcc found)"
+        echo "building mmcv-full with CPU ops only"
     fi
     "$PYTHON" -m pip install --no-build-isolation --no-deps "$(pin mmcv-full)"
     "$PYTHON" -m pip check
