@@ -1,6 +1,20 @@
-# IIF (raw) Mask R-CNN ResNeXt-101 64x4d FPN, 1x, LVIS v1 (backbone from torchvision's
-# ImageNet weights, whose layer names match mmdet's ResNeXt).
+# IIF (raw) Mask R-CNN ResNeXt-101 64x4d FPN, 1x, LVIS v1.
+# Research: kostas1515/iif@747b041 instance_segmentation/configs/activations/iif/iif_x101_4x4_1x.py
+# (over configs/lvis/mask_rcnn_x101_64x4d_fpn_sample1e-3_mstrain_1x_lvis_v1.py).
+#
+# Backbone weights: the research used open-mmlab://resnext101_64x4d (open-mmlab's ImageNet
+# ResNeXt-101 64x4d, resnext101_64x4d-ee2c6f71.pth), whose host download.openmmlab.com is down.
+# Get that file and pass
+#   --cfg-options model.backbone.init_cfg.checkpoint=/path/to/resnext101_64x4d-ee2c6f71.pth
+# Without it the checks before training stop with an error naming this option.
+# Deviation (named, not the research's weights): torchvision's ImageNet ResNeXt-101 64x4d
+# (trained with torchvision's newer recipe, so a stronger start than the research's):
+#   --cfg-options model.backbone.init_cfg.checkpoint=torchvision://resnext101_64x4d.imagenet1k_v1
+# tools/test.py needs neither (the trained checkpoint holds every weight).
 _base_ = './iif_r50_fpn_4x4_1x_lvis_v1.py'
 model = dict(backbone=dict(
-    type='ResNeXt', depth=101, groups=64, base_width=4,
-    init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnext101_64x4d')))
+    type='LocalPretrainedResNeXt', depth=101, groups=64, base_width=4,
+    checkpoint_hint=' (the research\'s open-mmlab ImageNet ResNeXt-101 64x4d: '
+                    'resnext101_64x4d-ee2c6f71.pth)',
+    alternatives=('torchvision://resnext101_64x4d.imagenet1k_v1',),
+    init_cfg=dict(type='Pretrained', checkpoint=None)))

@@ -59,6 +59,10 @@ data = dict(
               ann_file=data_root + 'annotations/lvis_v1_val.json', img_prefix=data_root))
 
 optimizer = dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001)
+# Built for 2 CPU processes x 2 images; `make demo` trains 1 process. These are code-path
+# checks, not a recipe: another batch is recorded in run.json ("batch"), not refused
+# (recipe.enforce=True makes it refuse as the LVIS configs do).
+recipe = dict(global_batch=4, enforce=False)
 optimizer_config = dict(grad_clip=dict(max_norm=35, norm_type=2))
 lr_config = dict(policy='step', warmup='linear', warmup_iters=20, warmup_ratio=0.01, step=[5])
 runner = dict(type='EpochBasedRunner', max_epochs=6)

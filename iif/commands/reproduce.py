@@ -45,6 +45,14 @@ def add_arguments(parser) -> None:
     run.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                      help='passed to every training and evaluation, e.g. '
                      'data.workers_per_gpu=4')
+    batch = run.add_mutually_exclusive_group()
+    batch.add_argument('--scale-lr', action='store_true',
+                       help="passed to tools/train.py: train at another global batch than the "
+                       "configs' recipe (--gpus x samples_per_gpu) with lr scaled linearly")
+    batch.add_argument('--allow-batch-change', action='store_true',
+                       help="passed to tools/train.py: another global batch at the configs' lr")
+    run.add_argument('--no-tf32', action='store_true',
+                     help='passed to training and evaluation: TF32 off on Ampere/Hopper GPUs')
     run.add_argument('--skip-failed', action='store_true',
                      help='do not retry runs that failed before (default: retry them, '
                      'resuming from their last checkpoint)')
@@ -120,5 +128,7 @@ def _dispatch(args) -> int:
         out=Path(args.out), seeds=variants.parse_seeds(args.seeds), gpus=args.gpus,
         variants=variants.parse_list(args.variants, '--variants'), tolerance=args.tolerance,
         port=args.port, cfg_options=list(args.cfg_options), skip_failed=args.skip_failed,
+        scale_lr=args.scale_lr, allow_batch_change=args.allow_batch_change,
+        no_tf32=args.no_tf32,
         command=' '.join(shlex.quote(a) for a in ['iif'] + sys.argv[1:]))
     return Queue(opts).run()

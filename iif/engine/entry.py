@@ -29,6 +29,17 @@ def _common_args(parser: argparse.ArgumentParser) -> None:
                         help='run the checks before work starts, then exit (writes nothing)')
     parser.add_argument('--expect-processes', type=int, default=None, metavar='GPUS',
                         help='also check that this many processes can start (launch scripts)')
+    parser.add_argument('--no-tf32', action='store_true',
+                        help='full fp32 matmuls and convolutions on Ampere/Hopper GPUs (TF32 '
+                        'off), as the research ran on V100; recorded in env.json')
+
+
+def _apply_tf32(args) -> None:
+    """torch 2.1 leaves TF32 convolutions on (matmuls off); --no-tf32 turns both off."""
+    if args.no_tf32:
+        import torch
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
 
 
 def _load_config(args):
@@ -87,6 +98,13 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument('--seed', type=int, default=None, help='random seed (default: random, logged)')
     p.add_argument('--deterministic', action='store_true',
                    help='deterministic cuDNN kernels (slower)')
+    batch = p.add_mutually_exclusive_group()
+    batch.add_argument('--scale-lr', action='store_true',
+                       help="train at another global batch than the config's recipe "
+                       '(recipe.global_batch) with lr scaled linearly: lr x global / recipe')
+    batch.add_argument('--allow-batch-change', action='store_true',
+                       help="train at another global batch than the config's recipe, keeping "
+                       "the config's lr")
     _common_args(p)
     return p
 
@@ -106,6 +124,7 @@ def _train(argv: Optional[List[str]]) -> int:
 
     if args.expect_processes is not None:
         check_process_count(args.expect_processes)
+    batch_plan = _plan_batch(args, cfg)
     cfg.work_dir = _default_work_dir(args, cfg)
     if args.resume_from:
         check_checkpoint_file(args.resume_from, 'checkpoint to resume from')
@@ -139,6 +158,7 @@ def _train(argv: Optional[List[str]]) -> int:
     from .training import train_model
 
     info = init_distributed(args.launcher)
+    _apply_tf32(args)
     resuming_from = cfg.get('resume_from') or (find_latest_checkpoint(cfg.work_dir)
                                                if args.auto_resume else None)
     mmcv.mkdir_or_exist(osp.abspath(cfg.work_dir))
@@ -154,6 +174,8 @@ def _train(argv: Optional[List[str]]) -> int:
     cfg.deterministic = args.deterministic
     cfg.device = info.device
     cfg.gpu_ids = [0]
+    from .batch import apply_plan
+    apply_plan(cfg, batch_plan)
     if info.device == 'cpu':
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // info.world_size))
 
@@ -162,10 +184,11 @@ def _train(argv: Optional[List[str]]) -> int:
         write_run_records(Path(cfg.work_dir), cfg, kind='train', seed=seed,
                           world_size=info.world_size, device=info.device,
                           extra=dict(timestamp=timestamp, resumed_from=resuming_from,
-                                     log=f'{timestamp}.log'))
+                                     log=f'{timestamp}.log', batch=batch_plan.record()))
     logger.info('environment:\n' + '\n'.join(f'  {k}: {v}' for k, v in env.items()))
     logger.info(f'processes: {info.world_size} on {info.device}; seed {seed}; '
                 f'deterministic {args.deterministic}')
+    logger.info(f'batch: {batch_plan.describe()}')
     logger.info(f'config:\n{cfg.pretty_text}')
 
     # Built again now that the RNGs are seeded: parameters that init_weights leaves alone
@@ -195,6 +218,14 @@ def _train(argv: Optional[List[str]]) -> int:
         write_json(run_file, run)
         logger.info(f'finished; checkpoints and records in {cfg.work_dir}')
     return 0
+
+
+def _plan_batch(args, cfg):
+    """The run's global batch against the config's recipe (refused unless a flag says how)."""
+    from .batch import plan_batch, train_processes
+    return plan_batch(cfg, train_processes(args.launcher, args.expect_processes),
+                      scale_lr=args.scale_lr, allow_change=args.allow_batch_change,
+                      config_name=args.config)
 
 
 def train_main(argv: Optional[List[str]] = None) -> int:
@@ -260,6 +291,7 @@ def _test(argv: Optional[List[str]]) -> int:
         print(f'checks passed: {args.checkpoint} can be tested with {args.config}')
         return 0
     info = init_distributed(args.launcher)
+    _apply_tf32(args)
     cfg.model.pretrained = None
     cfg.model.train_cfg = None
     if 'init_cfg' in cfg.model.get('backbone', {}):

@@ -58,6 +58,10 @@ def collect_env() -> Dict[str, object]:
         'iif': iif.__version__,
         'git_commit': git_commit(),
         'image': os.environ.get('IIF_IMAGE_VERSION'),
+        # TF32 (Ampere/Hopper): torch 2.1 allows it for convolutions by default; --no-tf32
+        # turns both off for fp32 as on the research's V100s
+        'tf32': {'matmul': torch.backends.cuda.matmul.allow_tf32,
+                 'cudnn': torch.backends.cudnn.allow_tf32},
     }
     try:
         from mmcv.ops import get_compiler_version, get_compiling_cuda_version

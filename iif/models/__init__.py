@@ -2,7 +2,7 @@
 from .iif_loss import IIFLoss
 from .normed_linear import IIFNormedLinear
 from .fasa import FASAConvFCBBoxHead, FASAShared2FCBBoxHead
-from .local_pretrained import LocalPretrainedResNet
+from .local_pretrained import LocalPretrainedResNet, LocalPretrainedResNeXt
 
 __all__ = ['IIFLoss', 'IIFNormedLinear', 'FASAShared2FCBBoxHead', 'FASAConvFCBBoxHead',
-           'LocalPretrainedResNet']
+           'LocalPretrainedResNet', 'LocalPretrainedResNeXt']

@@ -46,6 +46,9 @@ class QueueOptions:
     port: Optional[int] = None
     cfg_options: List[str] = field(default_factory=list)
     skip_failed: bool = False
+    scale_lr: bool = False  # tools/train.py --scale-lr / --allow-batch-change
+    allow_batch_change: bool = False
+    no_tf32: bool = False  # --no-tf32 to training and evaluation
     tools_dir: Optional[Path] = None
     python: str = sys.executable
     command: str = ''
@@ -248,6 +251,32 @@ class Queue:
         except UserError as e:
             raise ReproduceError(str(e)) from e
 
+    def _check_batches(self, selected: Sequence[variants_mod.VariantConfig]) -> None:
+        """Every config's recipe batch against --gpus, before any run starts (tools/train.py
+        would refuse each run alike)."""
+        import argparse
+
+        from mmcv import Config, DictAction
+
+        from iif.engine.batch import plan_batch
+        from iif.engine.errors import UserError
+        parser = argparse.ArgumentParser(add_help=False)
+        parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+        options = parser.parse_args(self._cfg_options()).cfg_options
+        for v in selected:
+            try:
+                cfg = Config.fromfile(str(v.path))
+                if options:
+                    cfg.merge_from_dict(options)
+            except Exception:  # noqa: BLE001 - that run fails and says why; the others go on
+                continue
+            try:
+                plan_batch(cfg, self.opts.gpus, scale_lr=self.opts.scale_lr,
+                           allow_change=self.opts.allow_batch_change, config_name=str(v.path))
+            except UserError as e:
+                raise ReproduceError(f'{e} (iif reproduce run takes the same flags; --gpus '
+                                     'sets the processes)') from e
+
     def _register(self, state: QueueState, selected: Sequence[variants_mod.VariantConfig]
                   ) -> List[str]:
         keys = []
@@ -293,6 +322,7 @@ class Queue:
     def run(self) -> int:
         selected = self._plan()
         self._check_launch()
+        self._check_batches(selected)
         self.lock.acquire(self.opts.command, say=self.say)
         previous = {}
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -329,7 +359,8 @@ class Queue:
             pid=os.getpid(), host=socket.gethostname(), started=now(), cwd=os.getcwd(),
             command=self.opts.command,
             planned=keys, gpus=self.opts.gpus, seeds=self.opts.seeds,
-            config_dir=str(self.opts.config_dir), cfg_options=self.opts.cfg_options)
+            config_dir=str(self.opts.config_dir), cfg_options=self.opts.cfg_options,
+            train_flags=self._train_flags())
         state.save()
         self.say(f'queue: {len(keys)} runs ({len(selected)} variants x seeds '
                  f'{",".join(map(str, self.opts.seeds))}) on {self.opts.gpus} processes each; '
@@ -422,7 +453,7 @@ class Queue:
             argv = ['bash', str(self.tools_dir / 'dist_train.sh'), str(config),
                     str(self.opts.gpus), '--work-dir', str(run_dir), '--seed',
                     str(entry['seed']), '--auto-resume', '--no-validate']
-            argv += self._cfg_options()
+            argv += self._train_flags() + self._cfg_options()
             start = log.stat().st_size if log.is_file() else 0
             rc = self._launch(argv, log, state, entry, attempt, t0)
             attempt['train_exit'] = rc
@@ -443,7 +474,8 @@ class Queue:
         state.save()
         self.say(f'{counter} {key}: evaluating {final.name}; log {log}')
         argv = ['bash', str(self.tools_dir / 'dist_test.sh'), str(config), str(final),
-                str(self.opts.gpus), '--work-dir', str(run_dir)] + self._cfg_options()
+                str(self.opts.gpus), '--work-dir', str(run_dir)] + self._tf32_flag() \
+            + self._cfg_options()
         start = log.stat().st_size if log.is_file() else 0
         rc = self._launch(argv, log, state, entry, attempt, t0)
         attempt['test_exit'] = rc
@@ -465,6 +497,17 @@ class Queue:
         self._write_report(state)
 
     # --------------------------------------------------------------------------- helpers
+    def _tf32_flag(self) -> List[str]:
+        return ['--no-tf32'] if self.opts.no_tf32 else []
+
+    def _train_flags(self) -> List[str]:
+        flags = self._tf32_flag()
+        if self.opts.scale_lr:
+            flags.append('--scale-lr')
+        if self.opts.allow_batch_change:
+            flags.append('--allow-batch-change')
+        return flags
+
     def _cfg_options(self) -> List[str]:
         return ['--cfg-options'] + list(self.opts.cfg_options) if self.opts.cfg_options else []
 
