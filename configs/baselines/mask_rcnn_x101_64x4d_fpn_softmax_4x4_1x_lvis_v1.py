@@ -11,7 +11,7 @@
 _base_ = './mask_rcnn_r50_fpn_softmax_4x4_1x_lvis_v1.py'
 model = dict(backbone=dict(
     type='LocalPretrainedResNeXt', depth=101, groups=64, base_width=4,
-    checkpoint_hint=' (the research\'s open-mmlab ImageNet ResNeXt-101 64x4d: '
+    checkpoint_hint=' (the open-mmlab ImageNet ResNeXt-101 64x4d that the research used: '
                     'resnext101_64x4d-ee2c6f71.pth)',
     alternatives=('torchvision://resnext101_64x4d.imagenet1k_v1',),
     init_cfg=dict(type='Pretrained', checkpoint=None)))
