@@ -124,7 +124,6 @@ def _train(argv: Optional[List[str]]) -> int:
 
     if args.expect_processes is not None:
         check_process_count(args.expect_processes)
-    batch_plan = _plan_batch(args, cfg)
     cfg.work_dir = _default_work_dir(args, cfg)
     if args.resume_from:
         check_checkpoint_file(args.resume_from, 'checkpoint to resume from')
@@ -141,6 +140,7 @@ def _train(argv: Optional[List[str]]) -> int:
     # config errors (weights, class counts) surface before anything is written; the model
     # used for training is built again once the RNGs are seeded
     build_model(cfg, args.config)
+    batch_plan = _plan_batch(args, cfg)
     if args.check_only:
         print(f'checks passed: {args.config} can train into {cfg.work_dir}')
         return 0
