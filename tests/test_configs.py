@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 import torch
 from mmcv import Config
+from mmdet.core import BitmapMasks
 
 import iif  # noqa: F401
 from iif import weights
@@ -320,3 +322,36 @@ def test_the_old_x101_name_is_not_in_mmcv_torchvision_table():
     with pytest.raises(KeyError):
         torchvision_url('resnext101_64x4d')
     assert torchvision_url('resnext101_64x4d.imagenet1k_v1').startswith('https://')
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', ['iif/iif_cascade_mask_rcnn_r101_fpn_4x4_1x_lvis_v1.py',
+                                  'iif/iif_htc_r101_fpn_4x4_1x_lvis_v1.py'])
+def test_cascades_train_and_test_with_iif(name):
+    """One training step's losses (every stage's IIF classification loss) and a test pass
+    through mmdet's cascade code on a small image: the IIFLoss hooks are all it needs."""
+    cfg = load(name)
+    cfg.model.backbone.init_cfg = None
+    cfg.model.train_cfg.rpn_proposal.update(nms_pre=200, max_per_img=64)
+    cfg.model.test_cfg.rpn.update(nms_pre=200, max_per_img=64)
+    cfg.model.test_cfg.rcnn.update(max_per_img=20)
+    torch.manual_seed(0)
+    model = build_model(cfg, name)
+    model.init_weights()
+    img = torch.rand(1, 3, 128, 128)
+    meta = dict(img_shape=(128, 128, 3), ori_shape=(128, 128, 3), pad_shape=(128, 128, 3),
+                scale_factor=np.ones(4, dtype=np.float32), flip=False)
+    boxes = torch.tensor([[10., 12., 90., 100.], [40., 30., 120., 110.]])
+    labels = torch.tensor([5, 1000])  # a frequent and a rare LVIS class
+    masks = BitmapMasks(np.zeros((2, 128, 128), dtype=np.uint8), 128, 128)
+    masks.masks[0, 12:100, 10:90] = 1
+    masks.masks[1, 30:110, 40:120] = 1
+    model.train()
+    losses = model.forward_train(img, [meta], [boxes], [labels], gt_masks=[masks])
+    for stage in range(3):
+        assert torch.isfinite(losses[f's{stage}.loss_cls'])
+        assert torch.isfinite(losses[f's{stage}.loss_mask'])
+    model.eval()
+    with torch.no_grad():
+        (bbox_results, segm_results), = model.simple_test(img, [meta], rescale=True)
+    assert len(bbox_results) == 1203 and len(segm_results) == 1203
