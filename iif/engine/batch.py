@@ -45,8 +45,8 @@ class BatchPlan:
                 'scaled': self.scaled}
 
     def describe(self) -> str:
-        text = (f'global batch {self.global_batch} ({self.gpus} processes x '
-                f'{self.samples_per_gpu} images), lr {self.lr:g}')
+        text = (f'global batch {self.global_batch} ({_count(self.gpus, "process")} x '
+                f'{_count(self.samples_per_gpu, "image")}), lr {self.lr:g}')
         if self.reference_global is None:
             return text + ' (the config declares no recipe batch)'
         if not self.changed:
@@ -54,6 +54,10 @@ class BatchPlan:
         how = 'scaled linearly' if self.scaled else 'not scaled'
         return text + (f'; the recipe is {self.reference_global} images at lr '
                        f'{self.reference_lr:g} ({how})')
+
+
+def _count(n: int, noun: str) -> str:
+    return f'{n} {noun}' if n == 1 else f'{n} {noun}es' if noun.endswith('s') else f'{n} {noun}s'
 
 
 def samples_per_gpu(cfg) -> int:
@@ -105,13 +109,14 @@ def plan_batch(cfg, processes: int, *, scale_lr: bool = False, allow_change: boo
         return plan
     scaled_lr = base_lr * plan.global_batch / plan.reference_global
     procs_for_recipe = plan.reference_global / per_gpu
-    recipe_procs = (f'{int(procs_for_recipe)} processes x {per_gpu} images'
+    recipe_procs = (f'{_count(int(procs_for_recipe), "process")} x {_count(per_gpu, "image")}'
                     if procs_for_recipe == int(procs_for_recipe) else
                     f'{plan.reference_global} images per step')
     raise UserError(
         f'{config_name} is a recipe for a global batch of {plan.reference_global} images per '
         f'step at lr {base_lr:g} ({recipe_procs}; recipe.global_batch in the config), but this '
-        f'run asks for {processes} processes x {per_gpu} images = {plan.global_batch}. '
+        f'run asks for {_count(processes, "process")} x {_count(per_gpu, "image")} = '
+        f'{plan.global_batch}. '
         f'Train on {recipe_procs.split(" x ")[0]} for the recipe, or pass {SCALE_FLAG} to '
         f'train at lr {scaled_lr:g} (linear rule: lr x {plan.global_batch}/'
         f'{plan.reference_global}), or {ALLOW_FLAG} to keep lr {base_lr:g} at the new batch. '
