@@ -46,6 +46,9 @@ AREA_LBL = ('all', 'small', 'medium', 'large')
 EPS = np.spacing(1)
 T, R, A = IOU_THRS.size, REC_THRS.size, AREA_RNG.shape[0]
 CHUNK_DETS = 600_000  # detections per chunk of categories
+# detection/ground-truth pairs handled at a time by the box-IoU and matching steps; bounds their
+# temporary memory on dense images (dozens of objects of one category, hundreds of detections)
+PAIR_BLOCK = 1 << 20
 
 # matching status of a detection at one (IoU threshold, area range)
 UNMATCHED, TRUE_POS, GT_IGNORED = 0, 1, 2
@@ -301,9 +304,19 @@ class _Evaluator:
 
     def _bbox_ious(self, drows, gstart, png, off):
         total = int(off[-1])
-        rep = np.repeat(np.arange(drows.size), png)
-        col = np.arange(total) - off[:-1][rep] + gstart[rep]
-        return bbox_iou_pairs(self.dets.bbox[drows[rep]], self.g_box[col])
+        ious = np.empty(total, np.float64)
+        # a block of whole detections at a time: the gathered boxes and the temporaries of
+        # bbox_iou_pairs (~150 bytes a pair) stay bounded however dense the images are
+        cuts = np.searchsorted(off, np.arange(PAIR_BLOCK, total, PAIR_BLOCK), side='right') - 1
+        cuts = np.unique(np.r_[0, cuts, drows.size])
+        for i0, i1 in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+            p0, p1 = int(off[i0]), int(off[i1])
+            if p0 == p1:
+                continue
+            rep = np.repeat(np.arange(i0, i1), png[i0:i1])
+            col = np.arange(p0, p1) - off[rep] + gstart[rep]
+            ious[p0:p1] = bbox_iou_pairs(self.dets.bbox[drows[rep]], self.g_box[col])
+        return ious
 
     def _segm_ious(self, perm, pkey, pgs, png, off, d0, g0, g1):
         import pycocotools.mask as mask_utils
@@ -342,58 +355,69 @@ class _Evaluator:
         pg = rng_[pstart]
         pgs = rgs[pstart]
         bucket = np.left_shift(1, np.ceil(np.log2(pg)).astype(np.int64))
-        g_ig, g_zero = self.g_ig, self.g_zero
         for gb in np.unique(bucket).tolist():
             bp = np.flatnonzero(bucket == gb)
             bp = bp[np.argsort(-pcount[bp], kind='stable')]
-            cnt = pcount[bp]
-            P = bp.size
-            row0 = np.zeros(P, np.int64)
-            np.cumsum(cnt[:-1], out=row0[1:])
-            nrows = int(cnt.sum())
-            src = np.repeat(pstart[bp] - row0, cnt) + np.arange(nrows)  # row -> relevant index
-            # IoU rows padded to gb with -1 (never a candidate)
-            rowng = pg[bp].repeat(cnt)
-            M = np.full((nrows, gb), -1.0)
-            rr = np.repeat(np.arange(nrows), rowng)
-            base = np.repeat(np.cumsum(rowng) - rowng, rowng)
-            cc = np.arange(rr.size) - base
-            M[rr, cc] = ious[roff[src][rr] + cc]
-            col = np.arange(gb)
-            valid = col[None, :] < pg[bp][:, None]
-            gidx = np.where(valid, pgs[bp][:, None] + col[None, :], 0)
-            IG = np.ascontiguousarray(g_ig[gidx].transpose(0, 2, 1))  # (P, A, gb)
-            NIG = ~IG[:, None, :, :]                                    # (P, 1, A, gb)
-            Z = g_zero[gidx] & valid
-            matched = np.zeros((P, T, A, gb), bool)
-            st_rows = np.zeros((nrows, T, A), np.int8)
-            active = np.searchsorted(-cnt, -np.arange(int(cnt[0])), side='left')
-            thr = MATCH_THRS[None, :, None]
-            for r, pr in enumerate(active.tolist()):
-                rows = row0[:pr] + r
-                v = M[rows]                                         # (pr, gb)
-                cand = (v[:, None, :] >= thr)[:, :, None, :] & ~matched[:pr]  # (pr, T, A, gb)
-                if gb == 1:
-                    hit = cand[..., 0]
-                    m = np.zeros(hit.shape, np.int64)
-                else:
-                    cn = cand & NIG[:pr]
-                    sel = np.where(cn.any(-1)[..., None], cn, cand)  # prefer non-ignored gt
-                    vv = np.where(sel, v[:, None, None, :], -2.0)
-                    mx = vv.max(-1)
-                    hit = mx > -1.5
-                    # the last gt with the highest IoU (lvis-api replaces on >=)
-                    m = gb - 1 - np.argmax((vv == mx[..., None])[..., ::-1], axis=-1)
-                pi, ti, ai = np.nonzero(hit)
-                if pi.size == 0:
-                    continue
-                mi = m[pi, ti, ai]
-                matched[pi, ti, ai, mi] = True
-                st = np.zeros((pr, T, A), np.int8)
-                st[pi, ti, ai] = np.where(IG[pi, ai, mi], GT_IGNORED,
-                                          np.where(Z[pi, mi], UNMATCHED, TRUE_POS))
-                st_rows[rows] = st
-            status[:, :, rdt[src]] = st_rows.transpose(1, 2, 0)
+            # pairs are independent: take them in groups of at most PAIR_BLOCK IoU cells
+            cells = np.cumsum(pcount[bp]) * gb
+            cuts = np.searchsorted(cells, np.arange(PAIR_BLOCK, int(cells[-1]), PAIR_BLOCK),
+                                   side='right')
+            cuts = np.unique(np.r_[0, cuts[cuts > 0], bp.size])
+            for b0, b1 in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+                self._match_pairs(bp[b0:b1], gb, pstart, pcount, pg, pgs, rdt, roff, ious,
+                                  status)
+
+    def _match_pairs(self, bp, gb, pstart, pcount, pg, pgs, rdt, roff, ious, status) -> None:
+        """Match the pairs ``bp`` (all with at most gb ground truth; most detections first)."""
+        g_ig, g_zero = self.g_ig, self.g_zero
+        cnt = pcount[bp]
+        P = bp.size
+        row0 = np.zeros(P, np.int64)
+        np.cumsum(cnt[:-1], out=row0[1:])
+        nrows = int(cnt.sum())
+        src = np.repeat(pstart[bp] - row0, cnt) + np.arange(nrows)  # row -> relevant index
+        # IoU rows padded to gb with -1 (never a candidate)
+        rowng = pg[bp].repeat(cnt)
+        M = np.full((nrows, gb), -1.0)
+        rr = np.repeat(np.arange(nrows), rowng)
+        base = np.repeat(np.cumsum(rowng) - rowng, rowng)
+        cc = np.arange(rr.size) - base
+        M[rr, cc] = ious[roff[src][rr] + cc]
+        col = np.arange(gb)
+        valid = col[None, :] < pg[bp][:, None]
+        gidx = np.where(valid, pgs[bp][:, None] + col[None, :], 0)
+        IG = np.ascontiguousarray(g_ig[gidx].transpose(0, 2, 1))  # (P, A, gb)
+        NIG = ~IG[:, None, :, :]                                    # (P, 1, A, gb)
+        Z = g_zero[gidx] & valid
+        matched = np.zeros((P, T, A, gb), bool)
+        st_rows = np.zeros((nrows, T, A), np.int8)
+        active = np.searchsorted(-cnt, -np.arange(int(cnt[0])), side='left')
+        thr = MATCH_THRS[None, :, None]
+        for r, pr in enumerate(active.tolist()):
+            rows = row0[:pr] + r
+            v = M[rows]                                         # (pr, gb)
+            cand = (v[:, None, :] >= thr)[:, :, None, :] & ~matched[:pr]  # (pr, T, A, gb)
+            if gb == 1:
+                hit = cand[..., 0]
+                m = np.zeros(hit.shape, np.int64)
+            else:
+                cn = cand & NIG[:pr]
+                sel = np.where(cn.any(-1)[..., None], cn, cand)  # prefer non-ignored gt
+                vv = np.where(sel, v[:, None, None, :], -2.0)
+                mx = vv.max(-1)
+                hit = mx > -1.5
+                # the last gt with the highest IoU (lvis-api replaces on >=)
+                m = gb - 1 - np.argmax((vv == mx[..., None])[..., ::-1], axis=-1)
+            pi, ti, ai = np.nonzero(hit)
+            if pi.size == 0:
+                continue
+            mi = m[pi, ti, ai]
+            matched[pi, ti, ai, mi] = True
+            st = np.zeros((pr, T, A), np.int8)
+            st[pi, ti, ai] = np.where(IG[pi, ai, mi], GT_IGNORED,
+                                      np.where(Z[pi, mi], UNMATCHED, TRUE_POS))
+            st_rows[rows] = st
+        status[:, :, rdt[src]] = st_rows.transpose(1, 2, 0)
 
     def _accumulate(self, c0, c1, dcat, dimg, darea, status) -> None:
         Cc = c1 - c0
