@@ -35,7 +35,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from .inputs import (GroundTruth, GroundTruthFormatError, ProblemLog, check_bbox_rule,
-                     chunk_columns, iter_chunks)
+                     check_rle_strings, chunk_columns, iter_chunks, log_rle_problems)
 
 IOU_THRS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
 REC_THRS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
@@ -104,7 +104,7 @@ def load_detections(gt: GroundTruth, results, iou_type: str, max_dets: int) -> D
     k_counts: list = []
     for chunk in iter_chunks(results):
         n = len(chunk.entries)
-        cols = chunk_columns(chunk, gt, iou_type, log)
+        cols = chunk_columns(chunk, gt, iou_type, log, check_masks=False)
         chunk.entries = None  # let the parsed objects go before the next chunk is read
         if cols is None:
             total += n
@@ -113,7 +113,16 @@ def load_detections(gt: GroundTruth, results, iou_type: str, max_dets: int) -> D
         all_img.append(cols.img_idx)
         all_score.append(cols.score)
         # federated filter now, so only payloads that can be evaluated are kept
-        sel = np.flatnonzero(_member(fed_keys, cols.img_idx.astype(np.int64) * C + cols.cat_idx))
+        key = cols.img_idx.astype(np.int64) * C + cols.cat_idx
+        sel = np.flatnonzero(_member(fed_keys, key))
+        if iou_type == 'segm':
+            # masks that reach pycocotools: those paired with ground truth (IoU), and all
+            # kept ones when the area comes from the mask (no bboxes)
+            to_c = sel if cols.bbox is None else np.flatnonzero(_member(gt.pos_keys, key))
+            counts = cols.seg_counts
+            sizes = cols.seg_size[to_c]
+            problem, sums = check_rle_strings([counts[i] for i in to_c.tolist()], sizes)
+            log_rle_problems(problem, sums, sizes, chunk, log, to_c)
         k_pos.append(sel + total)
         k_img.append(cols.img_idx[sel])
         k_cat.append(cols.cat_idx[sel])

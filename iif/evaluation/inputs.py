@@ -702,9 +702,17 @@ def _scan_problems(entries: list, iou_type: str, chunk: Chunk, log: ProblemLog,
                         f'{_where(chunk, where[bad[0]])}, {key} {values[bad[0]]}')
 
 
-def _check_rle_strings(counts: list, seg_size: np.ndarray, chunk: Chunk, log: ProblemLog) -> None:
-    """Log compressed RLE strings that pycocotools would misread or loop on forever."""
-    problem, total = rle.check_counts(counts, seg_size[:, 0] * seg_size[:, 1])
+def check_rle_strings(counts: list, seg_size: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Per mask: a problem code of :mod:`rle` (0: fine) and the sum of its decoded runs."""
+    return rle.check_counts(counts, seg_size[:, 0] * seg_size[:, 1])
+
+
+def log_rle_problems(problem: np.ndarray, total: np.ndarray, seg_size: np.ndarray,
+                     chunk: Chunk, log: ProblemLog, index: Optional[np.ndarray] = None) -> None:
+    """Log compressed RLE strings that pycocotools would misread or loop on forever.
+
+    ``index``: the chunk entries that were checked, when not all of them.
+    """
     for code in np.unique(problem[problem != rle.OK]).tolist():
         bad = np.flatnonzero(problem == code)
         i = int(bad[0])
@@ -712,12 +720,15 @@ def _check_rle_strings(counts: list, seg_size: np.ndarray, chunk: Chunk, log: Pr
         detail = (f', runs sum to {int(total[i])}, size [{h}, {w}] needs {h * w}'
                   if code == rle.WRONG_TOTAL else '')
         log.add(f"'segmentation' counts is not a valid compressed RLE: {rle.PROBLEMS[code]}",
-                int(bad.size), _where(chunk, i) + detail)
+                int(bad.size), _where(chunk, i if index is None else int(index[i])) + detail)
 
 
-def chunk_columns(chunk: Chunk, gt: GroundTruth, iou_type: str,
-                  log: ProblemLog) -> Optional[ChunkColumns]:
-    """Validate a chunk; return its columns (ids mapped to indices) or None if it has problems."""
+def chunk_columns(chunk: Chunk, gt: GroundTruth, iou_type: str, log: ProblemLog,
+                  check_masks: bool = True) -> Optional[ChunkColumns]:
+    """Validate a chunk; return its columns (ids mapped to indices) or None if it has problems.
+
+    ``check_masks=False`` leaves the RLE strings to the caller (:func:`check_rle_strings`).
+    """
     entries = chunk.entries
     cols = _fast_columns(entries, iou_type)
     if cols is None:
@@ -730,8 +741,8 @@ def chunk_columns(chunk: Chunk, gt: GroundTruth, iou_type: str,
             log.add('unrecognised entry format', len(entries), _where(chunk, 0))
             return None
     img, cat, score, bbox, seg_size, counts, has_bbox = cols
-    if iou_type == 'segm':
-        _check_rle_strings(counts, seg_size, chunk, log)
+    if iou_type == 'segm' and check_masks:
+        log_rle_problems(*check_rle_strings(counts, seg_size), seg_size, chunk, log)
     img_idx, img_ok = gt.image_index(img)
     cat_idx, cat_ok = gt.category_index(cat)
     if not img_ok.all():

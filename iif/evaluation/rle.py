@@ -108,9 +108,8 @@ def check_counts(counts: Sequence, areas: np.ndarray) -> Tuple[np.ndarray, np.nd
         areas: n integers, height * width of each mask.
 
     Returns:
-        (problem, total): per string a code (``OK`` or a key of :data:`PROBLEMS`; the first
-        problem found in the order listed there) and the sum of its decoded run lengths (valid
-        where the problem is OK or WRONG_TOTAL).
+        (problem, total): per string a code (``OK`` or a key of :data:`PROBLEMS`) and the sum of
+        its decoded run lengths (meaningful where the problem is OK or WRONG_TOTAL).
     """
     n = len(counts)
     problem = np.zeros(n, np.int8)
@@ -119,58 +118,72 @@ def check_counts(counts: Sequence, areas: np.ndarray) -> Tuple[np.ndarray, np.nd
         return problem, total
     data, lens, non_ascii = _as_bytes(counts)
     problem[non_ascii] = BAD_CHARACTER
-    str_end = np.cumsum(lens)          # exclusive end of each string in data
+    areas = np.asarray(areas, np.int64)
     c = np.frombuffer(data, np.uint8) - np.uint8(48)  # bytes below '0' wrap above 63
-    nchar = c.size
-    if nchar == 0:
-        total[:] = 0
-        problem[(problem == OK) & (np.asarray(areas) != 0)] = WRONG_TOTAL
+    str_end = np.cumsum(lens)
+    nonempty = np.flatnonzero(lens)
+    if c.size == 0:
+        problem[(problem == OK) & (areas != 0)] = WRONG_TOTAL
         return problem, total
 
-    def flag(char_pos: np.ndarray, code: int) -> None:
-        if char_pos.size:
-            s = np.unique(np.searchsorted(str_end, char_pos, side='right'))
-            s = s[problem[s] == OK]
-            problem[s] = code
+    def owner_of(char_pos: np.ndarray) -> np.ndarray:
+        return np.searchsorted(str_end, char_pos, side='right')
 
-    flag(np.flatnonzero(c > 63), BAD_CHARACTER)
-    last = str_end[lens > 0] - 1
-    flag(last[(c[last] & 0x20) != 0], TRUNCATED)
-    # a run ends at a character without the continuation bit, and at every string's end
-    term = (c & 0x20) == 0
-    term[last] = True
+    def flag(strings: np.ndarray, code: int) -> None:
+        strings = np.unique(strings)
+        problem[strings[problem[strings] == OK]] = code
+
+    if c.max() > 63:
+        flag(owner_of(np.flatnonzero(c > 63)), BAD_CHARACTER)
+        c = np.where(c > 63, np.uint8(0), c)  # decode the rest as if fine; already rejected
+    term = c < 32                         # no continuation bit: the last character of a run
+    last = str_end[nonempty] - 1
+    cut = ~term[last]
+    if cut.any():
+        flag(nonempty[cut], TRUNCATED)
+        term[last] = True                 # close those runs so others decode undisturbed
     ends = np.flatnonzero(term)
-    starts = np.empty_like(ends)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    width = ends - starts + 1
-    flag(ends[width > MAX_CHARS_PER_RUN], RUN_TOO_LONG)
-    width = np.minimum(width, MAX_CHARS_PER_RUN)  # those strings are rejected already
-    payload = (c & 0x1f).astype(np.int64)
-    value = payload[starts]
-    for k in range(1, int(width.max())):
-        more = np.flatnonzero(width > k)
-        value[more] |= payload[starts[more] + k] << (5 * k)
-    negative = (c[ends] & 0x10) != 0
-    value[negative] -= np.left_shift(1, 5 * width[negative])
-    # undo the delta coding: from index 3 on, run[m] = value[m] + run[m - 2]
-    owner = np.searchsorted(str_end, ends, side='right')        # string of each run
-    first = np.searchsorted(owner, np.arange(n), side='left')   # its first run
-    m = np.arange(ends.size) - first[owner]                     # index of the run in its string
-    runs = value
-    for parity in (0, 1):
-        idx = np.flatnonzero((m >= 1) & (m % 2 == parity))  # odd runs from 1, even from 2
-        if idx.size == 0:
-            continue
-        csum = np.cumsum(value[idx])
-        grp = np.flatnonzero(np.r_[True, owner[idx][1:] != owner[idx][:-1]])
-        base = csum[grp] - value[idx][grp]
-        runs[idx] = csum - np.repeat(base, np.diff(np.r_[grp, idx.size]))
-    bad_run = (runs < 0) | (runs >= UINT_LIMIT)
-    flag(ends[bad_run], BAD_RUN)
-    cum = np.zeros(runs.size + 1, np.int64)
-    np.cumsum(runs, out=cum[1:])
-    nruns = np.bincount(owner, minlength=n)
-    total[:] = cum[first + nruns] - cum[first]
-    problem[(problem == OK) & (total != np.asarray(areas, np.int64))] = WRONG_TOTAL
+    # runs per string: terminators inside each non-empty string
+    nruns = np.zeros(n, np.int64)
+    nruns[nonempty] = np.add.reduceat(term, str_end[nonempty] - lens[nonempty], dtype=np.int64)
+    # value of each run: its last character carries the sign (5-bit two's complement) and the
+    # highest bits; earlier characters of a multi-character run add the lower bits
+    value = ((c[ends] & 0x1f) ^ 0x10).astype(np.int64) - 0x10
+    long_runs = np.flatnonzero(np.diff(ends, prepend=-1) > 1)
+    if long_runs.size:
+        e = ends[long_runs]
+        start = np.r_[0, ends[:-1] + 1][long_runs]
+        width = e - start + 1
+        too_long = width > MAX_CHARS_PER_RUN
+        if too_long.any():
+            flag(owner_of(e[too_long]), RUN_TOO_LONG)
+            width = np.minimum(width, MAX_CHARS_PER_RUN)
+            start = e - width + 1
+        v = value[long_runs] << (5 * (width - 1))
+        for k in range(int(width.max()) - 1):
+            part = k < width - 1
+            v[part] += (c[start[part] + k] & 0x1f).astype(np.int64) << (5 * k)
+        value[long_runs] = v
+    # undo the delta coding: run[m] = value[m] + run[m - 2] from m = 3 on, i.e. per string the
+    # odd runs are running sums of odd values, and the even runs from m = 2 of even values
+    first = np.cumsum(nruns) - nruns
+    has = np.flatnonzero(nruns)
+    heads = first[has]
+    mark = np.zeros(ends.size, np.int64)  # owner (among strings with runs) of each run
+    mark[heads[1:]] = 1
+    owner = np.cumsum(mark)
+    m = np.arange(ends.size) - heads[owner]
+    odd = (m & 1).astype(bool)
+    c_odd = np.cumsum(np.where(odd, value, 0))
+    c_even = np.cumsum(np.where(odd | (m == 0), 0, value))
+    # the cumulative sums just before each string's first run
+    b_odd = np.r_[0, c_odd[heads[1:] - 1]]
+    b_even = np.r_[0, c_even[heads[1:] - 1]]
+    runs = np.where(odd, c_odd - b_odd[owner], c_even - b_even[owner])
+    runs[heads] = value[heads]
+    bad = (runs < 0) | (runs >= UINT_LIMIT)
+    if bad.any():
+        flag(owner_of(ends[np.flatnonzero(bad)]), BAD_RUN)
+    total[has] = np.add.reduceat(runs, heads)
+    problem[(problem == OK) & (total != areas)] = WRONG_TOTAL
     return problem, total
