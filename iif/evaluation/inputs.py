@@ -585,6 +585,16 @@ def _number_rows(rows: list, width: int) -> Optional[np.ndarray]:
     return np.fromiter(chain.from_iterable(rows), np.float64, n * width).reshape(n, width)
 
 
+def _size_rows(sizes: list) -> Optional[np.ndarray]:
+    """(n, 2) int64 from a list of [h, w] lists of ints; None if anything else."""
+    with warnings.catch_warnings():  # ragged lists: numpy 1.23 warns, then gives dtype object
+        warnings.simplefilter('ignore')
+        arr = np.array(sizes)
+    if arr.shape != (len(sizes), 2) or arr.dtype.kind not in 'iu':
+        return _number_rows(sizes, 2)  # floats such as 480.0 are judged there
+    return arr
+
+
 def _fast_columns(entries: list, iou_type: str, careful: bool = False):
     """Columns of a well-formed chunk, or None when anything looks off.
 
@@ -615,7 +625,7 @@ def _fast_columns(entries: list, iou_type: str, careful: bool = False):
             if iou_type == 'segm':
                 sizes = [[int(v) for v in sz] for sz in sizes]
         bbox = _number_rows(boxes, 4) if boxes is not None else None
-        seg_size = _number_rows(sizes, 2) if iou_type == 'segm' else None
+        seg_size = _size_rows(sizes) if iou_type == 'segm' else None
     except (KeyError, TypeError, IndexError, ValueError):
         return None
     if img.shape != (n,) or cat.shape != (n,) or score.shape != (n,):
