@@ -64,7 +64,8 @@ def make_workload(workdir: str, images: int, seed: int, ious, workload: str = 'l
     dense = workload == 'dense'
     if not os.path.exists(paths['gt']):
         t = time.perf_counter()
-        gt = syn.generate_dense_gt(images, seed=seed) if dense else syn.generate_gt(images, seed=seed)
+        make = syn.generate_dense_gt if dense else syn.generate_gt
+        gt = make(images, seed=seed)
         syn.write_json(paths['gt'], gt)
         print(f'wrote {paths["gt"]}: {len(gt["images"])} images, {len(gt["annotations"])} '
               f'annotations ({time.perf_counter() - t:.0f} s)', flush=True)

@@ -23,7 +23,8 @@ import pytest
 
 from iif.evaluation import (METRIC_NAMES, GroundTruthFormatError, ResultsFormatError,
                             evaluate_lvis, format_metrics_table)
-from iif.evaluation import fast, inputs, rle, synthetic
+from iif.evaluation import fast, inputs, synthetic
+from iif.evaluation import rle as rle_format
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -443,13 +444,13 @@ def test_rle_decoder_reads_what_pycocotools_writes():
         masks.append(m)
         strings.append(enc['counts'])
         areas.append(h * w)
-        runs = rle.decode_counts(enc['counts'])
+        runs = rle_format.decode_counts(enc['counts'])
         assert runs == _runs_of(m)
         assert sum(runs) == h * w and sum(runs[1::2]) == int(m.sum())
     # as str (JSON) and bytes (pycocotools), all at once
     mixed = [s.decode('ascii') if i % 2 else s for i, s in enumerate(strings)]
-    problem, total = rle.check_counts(mixed, np.array(areas))
-    assert (problem == rle.OK).all() and total.tolist() == areas
+    problem, total = rle_format.check_counts(mixed, np.array(areas))
+    assert (problem == rle_format.OK).all() and total.tolist() == areas
     assert max(map(len, strings)) > 1000
 
 
@@ -466,25 +467,26 @@ def test_rle_check_rejects_what_pycocotools_would_misread():
         cases.append((s[:i] + chr(int(rng.integers(32, 127))) + s[i + 1:], area))  # one char
         cases.append((s[:-1], area))                                            # truncated
         cases.append((s, area + 1))                                             # wrong size
-    problem, total = rle.check_counts([c for c, _ in cases], np.array([a for _, a in cases]))
+    problem, total = rle_format.check_counts([c for c, _ in cases], np.array([a for _, a in cases]))
     for (s, area), code, tot in zip(cases, problem.tolist(), total.tolist()):
         try:
-            runs = rle.decode_counts(s)
-        except rle.RLEStringError:
-            assert code != rle.OK, s
+            runs = rle_format.decode_counts(s)
+        except rle_format.RLEStringError:
+            assert code != rle_format.OK, s
             continue
-        assert code == (rle.OK if sum(runs) == area else rle.WRONG_TOTAL), (s, area)
+        assert code == (rle_format.OK if sum(runs) == area else rle_format.WRONG_TOTAL), (s, area)
         assert tot == sum(runs)
-    assert (problem[2::3] == rle.WRONG_TOTAL).all()
-    assert {rle.BAD_CHARACTER, rle.TRUNCATED, rle.BAD_RUN} <= set(problem.tolist())
-    for bad, code in [('0\x00', rle.BAD_CHARACTER), ('é0', rle.BAD_CHARACTER),
-                      ('P', rle.TRUNCATED), ('PPPPPP1', rle.RUN_TOO_LONG), ('@', rle.BAD_RUN)]:
-        assert rle.check_counts([bad], np.array([4]))[0][0] == code, bad
-        with pytest.raises(rle.RLEStringError) as e:
-            rle.decode_counts(bad)
+    assert (problem[2::3] == rle_format.WRONG_TOTAL).all()
+    R = rle_format
+    assert {R.BAD_CHARACTER, R.TRUNCATED, R.BAD_RUN} <= set(problem.tolist())
+    for bad, code in [('0\x00', R.BAD_CHARACTER), ('é0', R.BAD_CHARACTER), ('P', R.TRUNCATED),
+                      ('PPPPPP1', R.RUN_TOO_LONG), ('@', R.BAD_RUN)]:
+        assert rle_format.check_counts([bad], np.array([4]))[0][0] == code, bad
+        with pytest.raises(rle_format.RLEStringError) as e:
+            rle_format.decode_counts(bad)
         assert e.value.code == code
-    assert rle.decode_counts('') == []
-    assert rle.check_counts([''], np.array([4]))[0][0] == rle.WRONG_TOTAL
+    assert rle_format.decode_counts('') == []
+    assert rle_format.check_counts([''], np.array([4]))[0][0] == rle_format.WRONG_TOTAL
 
 
 HOSTILE_CHILD = textwrap.dedent('''
@@ -502,7 +504,7 @@ HOSTILE_CHILD = textwrap.dedent('''
 
 def _short_rle(counts: str, h: int, w: int) -> str:
     """A well-formed compressed RLE whose runs stop short of h * w (the last two dropped)."""
-    runs = rle.decode_counts(counts)[:-2]
+    runs = rle_format.decode_counts(counts)[:-2]
     return pycocotools_mask.frPyObjects({'counts': runs, 'size': [h, w]}, h, w)['counts'].decode()
 
 

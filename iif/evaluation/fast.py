@@ -119,9 +119,9 @@ def load_detections(gt: GroundTruth, results, iou_type: str, max_dets: int) -> D
             # masks that reach pycocotools: those paired with ground truth (IoU), and all
             # kept ones when the area comes from the mask (no bboxes)
             to_c = sel if cols.bbox is None else np.flatnonzero(_member(gt.pos_keys, key))
-            counts = cols.seg_counts
             sizes = cols.seg_size[to_c]
-            problem, sums = check_rle_strings([counts[i] for i in to_c.tolist()], sizes)
+            problem, sums = check_rle_strings([cols.seg_counts[i] for i in to_c.tolist()],
+                                              sizes)
             log_rle_problems(problem, sums, sizes, chunk, log, to_c)
         k_pos.append(sel + total)
         k_img.append(cols.img_idx[sel])
