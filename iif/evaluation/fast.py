@@ -24,8 +24,11 @@ How lvis-api's semantics map onto compact arrays (see lvis/results.py and lvis/e
 
 Work is done in chunks of whole categories: IoUs (vectorised numpy for boxes, bit-identical to
 pycocotools' bbIou; pycocotools' RLE iou for masks), matching vectorised across all pairs of a
-chunk one detection rank at a time, then accumulation. Per-chunk data are freed as it goes; the
-only image x category structures are sorted int64 keys of the pairs that exist.
+chunk one detection rank at a time, then accumulation. Box IoUs and matching go through blocks of
+about PAIR_BLOCK detection / ground-truth pairs, so dense images do not build every pair's
+temporaries at once. Per-chunk data are freed as it goes; the only image x category structures
+are sorted int64 keys of the pairs that exist. Compressed RLE strings are checked
+(:mod:`iif.evaluation.rle`) before pycocotools reads them.
 """
 from __future__ import annotations
 
@@ -367,7 +370,7 @@ class _Evaluator:
         for gb in np.unique(bucket).tolist():
             bp = np.flatnonzero(bucket == gb)
             bp = bp[np.argsort(-pcount[bp], kind='stable')]
-            # pairs are independent: take them in groups of at most PAIR_BLOCK IoU cells
+            # pairs are independent: take them in groups of about PAIR_BLOCK IoU cells
             cells = np.cumsum(pcount[bp]) * gb
             cuts = np.searchsorted(cells, np.arange(PAIR_BLOCK, int(cells[-1]), PAIR_BLOCK),
                                    side='right')

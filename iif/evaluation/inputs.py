@@ -1,7 +1,9 @@
 """Reading and validating LVIS ground truth and detection results.
 
 Both backends go through this module, so a malformed input is rejected with the same
-``ValueError`` subclass, before any evaluation starts.
+``ValueError`` subclass, before any evaluation starts. That includes NaN / infinity in ground-truth
+areas, boxes and polygons, and compressed RLE strings that pycocotools would misread or loop on
+(:mod:`iif.evaluation.rle`; the fast backend checks the ones it hands to pycocotools).
 
 Results are read in chunks: a results JSON (one file or several per-rank shards) is split at
 top-level ``}, {`` boundaries and each piece is parsed with orjson, so only one piece exists as
