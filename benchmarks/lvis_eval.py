@@ -3,6 +3,7 @@
 
     python benchmarks/lvis_eval.py --images 10000 --iou both --backends fast,lvis
     python benchmarks/lvis_eval.py --images 19809 --iou both --backends fast
+    python benchmarks/lvis_eval.py --workload dense --images 1000 --iou bbox
 
 Writes (once per size and seed, reused afterwards) an LVIS-format ground truth with polygons,
 1203 r/c/f categories, negative and not-exhaustive ids, and bbox and segm result files with up to
@@ -10,6 +11,10 @@ Writes (once per size and seed, reused afterwards) an LVIS-format ground truth w
 in a fresh child process and prints wall time, CPU time and peak RSS (the child's rusage from
 wait4; the evaluators are single-process), every metric and the largest absolute difference
 between backends. On a shared machine CPU time is the steadier number.
+
+``--workload dense`` is the crowded case instead: every image holds 60 objects of one category
+and 300 detections of it (jittered copies), so each detection pairs with 60 ground-truth objects;
+compare the backends' peak memory there.
 
 Each child imports ``iif.evaluation`` without running ``iif/__init__.py`` (which imports mmdet and
 torch when they are installed), so that the numbers are the evaluator's own.
@@ -49,16 +54,18 @@ def _import_iif():
     return METRIC_NAMES, synthetic
 
 
-def make_workload(workdir: str, images: int, seed: int, ious) -> dict:
-    """Write gt.json and dt_<iou>.json under workdir/lvis_<images>_s<seed> unless present."""
+def make_workload(workdir: str, images: int, seed: int, ious, workload: str = 'lvis') -> dict:
+    """Write gt.json and dt_<iou>.json under workdir/<workload>_<images>_s<seed> unless present."""
     _, syn = _import_iif()
-    d = os.path.join(workdir, f'lvis_{images}_s{seed}_v{syn.VERSION}')
+    d = os.path.join(workdir, f'{workload}_{images}_s{seed}_v{syn.VERSION}')
     os.makedirs(d, exist_ok=True)
     paths = {'gt': os.path.join(d, 'gt.json')}
     gt = None
+    dense = workload == 'dense'
     if not os.path.exists(paths['gt']):
         t = time.perf_counter()
-        gt = syn.generate_gt(images, seed=seed)
+        make = syn.generate_dense_gt if dense else syn.generate_gt
+        gt = make(images, seed=seed)
         syn.write_json(paths['gt'], gt)
         print(f'wrote {paths["gt"]}: {len(gt["images"])} images, {len(gt["annotations"])} '
               f'annotations ({time.perf_counter() - t:.0f} s)', flush=True)
@@ -72,7 +79,9 @@ def make_workload(workdir: str, images: int, seed: int, ious) -> dict:
             with open(paths['gt'], 'rb') as f:
                 gt = orjson.loads(f.read())
         t = time.perf_counter()
-        n = syn.write_json_list(p, syn.iter_image_results(gt, iou, seed=seed))
+        parts = (syn.iter_dense_results(gt, iou, seed=seed) if dense
+                 else syn.iter_image_results(gt, iou, seed=seed))
+        n = syn.write_json_list(p, parts)
         print(f'wrote {p}: {n} results, {os.path.getsize(p) / 1e6:.0f} MB '
               f'({time.perf_counter() - t:.0f} s)', flush=True)
     return paths
@@ -101,6 +110,9 @@ def main(argv=None) -> int:
     p.add_argument('--backends', default='fast,lvis', help='comma-separated: fast,lvis')
     p.add_argument('--workdir', default=os.path.join(tempfile.gettempdir(), 'iif_bench_lvis_eval'),
                    help='where the generated workload is written and reused')
+    p.add_argument('--workload', choices=('lvis', 'dense'), default='lvis',
+                   help="'lvis': LVIS-shaped data; 'dense': 60 objects of one category per image "
+                        'and 300 detections of it')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', help='write all numbers to this JSON file')
     args = p.parse_args(argv)
@@ -110,16 +122,20 @@ def main(argv=None) -> int:
     bad = [b for b in backends if b not in ('fast', 'lvis')]
     if bad:
         p.error(f'unknown backend(s) {bad}')
-    paths = make_workload(args.workdir, args.images, args.seed, ious)
-    report = {'images': args.images, 'seed': args.seed, 'cpus': os.cpu_count(), 'runs': {}}
+    paths = make_workload(args.workdir, args.images, args.seed, ious, args.workload)
+    report = {'workload': args.workload, 'images': args.images, 'seed': args.seed,
+              'cpus': os.cpu_count(), 'load_average': os.getloadavg(), 'runs': {}}
     for iou in ious:
         for backend in backends:
             out = os.path.join(os.path.dirname(paths['gt']), f'metrics_{iou}_{backend}.json')
             print(f'evaluating {iou} with {backend} ...', flush=True)
             report['runs'][f'{iou}/{backend}'] = run_child(paths['gt'], paths[iou], iou,
                                                            backend, out)
-    print(f'\nLVIS evaluation benchmark: {args.images} images, 1203 categories, '
-          f'{os.cpu_count()} CPUs, python {sys.version.split()[0]}')
+    shape = ('dense: 60 objects of one category and 300 detections of it per image'
+             if args.workload == 'dense' else 'LVIS-shaped, 1203 categories')
+    print(f'\nLVIS evaluation benchmark: {args.images} images ({shape}), '
+          f'{os.cpu_count()} CPUs, python {sys.version.split()[0]}, load average at start '
+          + ' '.join(f'{v:.2f}' for v in report['load_average']))
     for iou in ious:
         runs = {b: report['runs'][f'{iou}/{b}'] for b in backends}
         col = 14
@@ -145,6 +161,12 @@ def main(argv=None) -> int:
         if len(backends) > 1:
             print(f'largest absolute metric difference: {worst:.3g}')
             report['runs'][f'{iou}/max_abs_diff'] = worst
+    if len(ious) == 2:
+        for b in backends:
+            wall = sum(report['runs'][f'{iou}/{b}']['wall_s'] for iou in ious)
+            cpu = sum(report['runs'][f'{iou}/{b}']['cpu_s'] for iou in ious)
+            print(f'\nbbox + segm with {b}: {wall:.1f} s wall, {cpu:.1f} s CPU')
+            report[f'bbox+segm/{b}'] = {'wall_s': wall, 'cpu_s': cpu}
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(report, f, indent=2)

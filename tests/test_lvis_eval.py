@@ -1,4 +1,4 @@
-"""LVIS evaluator: parity with lvis-api 0.5.3, input handling, validation and the `iif eval` CLI.
+"""LVIS evaluator: parity with lvis-api 0.5.3, input handling, validation, hostile input, CLI.
 
 Data come from iif.evaluation.synthetic (deterministic, LVIS-shaped, small).
 """
@@ -11,15 +11,22 @@ import math
 import warnings
 from collections import Counter
 
+import os
+import subprocess
+import sys
+import textwrap
+import tracemalloc
+
 import numpy as np
+import pycocotools.mask as pycocotools_mask
 import pytest
 
-pytest.importorskip('lvis')
-pycocotools_mask = pytest.importorskip('pycocotools.mask')
-
-from iif.evaluation import (METRIC_NAMES, GroundTruthFormatError, ResultsFormatError,  # noqa: E402
+from iif.evaluation import (METRIC_NAMES, GroundTruthFormatError, ResultsFormatError,
                             evaluate_lvis, format_metrics_table)
-from iif.evaluation import fast, inputs, synthetic  # noqa: E402
+from iif.evaluation import fast, inputs, synthetic
+from iif.evaluation import rle as rle_format
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 TOL = 1e-9
 
@@ -360,3 +367,218 @@ def test_cli_missing_file_fails_clearly(data, tmp_path, capsys):
     assert 'results file not found' in err and 'nope.json' in err
     rc = main(['eval', '--gt', str(tmp_path / 'nogt.json'), '--dt', gt_path])
     assert rc != 0 and 'nogt.json' in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- hostile input
+
+def _dump_nan(path, obj):
+    with open(path, 'w') as f:
+        json.dump(obj, f)  # writes NaN / Infinity, as a user's script would
+    return str(path)
+
+
+@pytest.mark.parametrize('backend', ['fast', 'lvis'])
+def test_non_finite_ground_truth_is_rejected(data, tmp_path, backend):
+    """NaN in a ground-truth bbox used to be accepted and change AP; now it names the annotation."""
+    res = data['bbox'][:3000]
+    gt = copy.deepcopy(data['gt'])
+    ann = gt['annotations'][7]
+    ann['bbox'][2] = float('nan')
+    path = _dump_nan(tmp_path / 'gt.json', gt)
+    with pytest.raises(GroundTruthFormatError) as e:
+        evaluate_lvis(path, res, 'bbox', backend=backend)
+    assert f"NaN or infinity in 'bbox' (first: annotation id {ann['id']}" in str(e.value)
+    assert isinstance(e.value, ValueError)
+
+    gt = copy.deepcopy(data['gt'])
+    gt['annotations'][3]['area'] = float('inf')
+    gt['annotations'][9]['area'] = float('nan')
+    with pytest.raises(GroundTruthFormatError,
+                       match=r"2 annotations have NaN or infinity in 'area' \(first: annotation "
+                             rf"id {gt['annotations'][3]['id']}, area inf\)"):
+        evaluate_lvis(_dump_nan(tmp_path / 'gt.json', gt), res, 'bbox', backend=backend)
+
+    gt = copy.deepcopy(data['gt'])
+    ann = gt['annotations'][5]
+    ann['segmentation'][0][3] = float('-inf')
+    with pytest.raises(GroundTruthFormatError,
+                       match=rf"annotation id {ann['id']}: 'segmentation' polygon holds NaN"):
+        evaluate_lvis(_dump_nan(tmp_path / 'gt.json', gt), data['segm'][:500], 'segm',
+                      backend=backend)
+    ann['segmentation'][0][3] = 'x'
+    with pytest.raises(GroundTruthFormatError,
+                       match=rf"annotation id {ann['id']}: 'segmentation' must be a list of poly"):
+        evaluate_lvis(gt, data['segm'][:500], 'segm', backend=backend)
+
+
+def _runs_of(mask: np.ndarray) -> list:
+    """Run lengths of a mask read column by column, background first (the RLE definition)."""
+    flat = mask.reshape(-1, order='F').astype(np.int8)
+    change = np.flatnonzero(np.diff(flat)) + 1
+    edges = np.r_[0, change, flat.size]
+    runs = np.diff(edges).tolist()
+    if flat.size and flat[0] == 1:
+        runs = [0] + runs
+    return runs
+
+
+def test_rle_decoder_reads_what_pycocotools_writes():
+    rng = np.random.default_rng(0)
+    masks, strings, areas = [], [], []
+    for i in range(300):
+        h, w = int(rng.integers(1, 90)), int(rng.integers(1, 90))
+        kind = i % 4
+        if kind == 0:    # noise: many short runs, negative deltas
+            m = rng.random((h, w)) < rng.uniform(0.05, 0.95)
+        elif kind == 1:  # one rectangle: long runs
+            m = np.zeros((h, w), bool)
+            y0, x0 = rng.integers(0, h), rng.integers(0, w)
+            m[y0:rng.integers(y0, h + 1), x0:rng.integers(x0, w + 1)] = True
+        elif kind == 2:  # empty or full
+            m = np.full((h, w), bool(i % 8 == 2))
+        else:            # large image, small blob: runs needing several characters
+            h, w = 2000, 3000
+            m = np.zeros((h, w), bool)
+            m[1500:1530, 100:2900:3] = True
+        enc = pycocotools_mask.encode(np.asfortranarray(m.astype(np.uint8)))
+        masks.append(m)
+        strings.append(enc['counts'])
+        areas.append(h * w)
+        runs = rle_format.decode_counts(enc['counts'])
+        assert runs == _runs_of(m)
+        assert sum(runs) == h * w and sum(runs[1::2]) == int(m.sum())
+    # as str (JSON) and bytes (pycocotools), all at once
+    mixed = [s.decode('ascii') if i % 2 else s for i, s in enumerate(strings)]
+    problem, total = rle_format.check_counts(mixed, np.array(areas))
+    assert (problem == rle_format.OK).all() and total.tolist() == areas
+    assert max(map(len, strings)) > 1000
+
+
+def test_rle_check_rejects_what_pycocotools_would_misread():
+    rng = np.random.default_rng(1)
+    good = []
+    for _ in range(200):
+        h, w = int(rng.integers(2, 60)), int(rng.integers(2, 60))
+        m = np.asfortranarray((rng.random((h, w)) < 0.3).astype(np.uint8))
+        good.append((pycocotools_mask.encode(m)['counts'].decode('ascii'), h * w))
+    cases = []
+    for s, area in good:
+        i = int(rng.integers(len(s)))
+        cases.append((s[:i] + chr(int(rng.integers(32, 127))) + s[i + 1:], area))  # one char
+        cases.append((s[:-1], area))                                            # truncated
+        cases.append((s, area + 1))                                             # wrong size
+    problem, total = rle_format.check_counts([c for c, _ in cases], np.array([a for _, a in cases]))
+    for (s, area), code, tot in zip(cases, problem.tolist(), total.tolist()):
+        try:
+            runs = rle_format.decode_counts(s)
+        except rle_format.RLEStringError:
+            assert code != rle_format.OK, s
+            continue
+        assert code == (rle_format.OK if sum(runs) == area else rle_format.WRONG_TOTAL), (s, area)
+        assert tot == sum(runs)
+    assert (problem[2::3] == rle_format.WRONG_TOTAL).all()
+    R = rle_format
+    assert {R.BAD_CHARACTER, R.TRUNCATED, R.BAD_RUN} <= set(problem.tolist())
+    for bad, code in [('0\x00', R.BAD_CHARACTER), ('é0', R.BAD_CHARACTER), ('P', R.TRUNCATED),
+                      ('PPPPPP1', R.RUN_TOO_LONG), ('@', R.BAD_RUN)]:
+        assert rle_format.check_counts([bad], np.array([4]))[0][0] == code, bad
+        with pytest.raises(rle_format.RLEStringError) as e:
+            rle_format.decode_counts(bad)
+        assert e.value.code == code
+    assert rle_format.decode_counts('') == []
+    assert rle_format.check_counts([''], np.array([4]))[0][0] == rle_format.WRONG_TOTAL
+
+
+HOSTILE_CHILD = textwrap.dedent('''
+    import json, sys
+    from iif.evaluation import GroundTruthFormatError, ResultsFormatError, evaluate_lvis
+    gt, dt, iou, backend = sys.argv[1:5]
+    try:
+        evaluate_lvis(gt, dt, iou, backend=backend)
+    except (GroundTruthFormatError, ResultsFormatError) as e:
+        print(type(e).__name__, e)
+        sys.exit(3)
+    print('evaluated')
+''')
+
+
+def _short_rle(counts: str, h: int, w: int) -> str:
+    """A well-formed compressed RLE whose runs stop short of h * w (the last two dropped)."""
+    runs = rle_format.decode_counts(counts)[:-2]
+    return pycocotools_mask.frPyObjects({'counts': runs, 'size': [h, w]}, h, w)['counts'].decode()
+
+
+@pytest.mark.parametrize('backend', ['fast', 'lvis'])
+def test_corrupt_rle_strings_fail_clearly_instead_of_hanging(data, tmp_path, backend):
+    """pycocotools loops forever on RLE runs that stop short; both inputs are checked first."""
+    gt = data['gt']
+    hw = {img['id']: (img['height'], img['width']) for img in gt['images']}
+    ann = gt['annotations'][0]
+    h, w = hw[ann['image_id']]
+    mask = pycocotools_mask.merge(pycocotools_mask.frPyObjects(ann['segmentation'], h, w))
+    mask['counts'] = mask['counts'].decode()
+    # a detection that is an exact copy of that ground truth, then the same with a short mask
+    exact = {'image_id': ann['image_id'], 'category_id': ann['category_id'], 'score': 0.99,
+             'bbox': ann['bbox'], 'segmentation': mask}
+    short = copy.deepcopy(exact)
+    short['segmentation']['counts'] = _short_rle(mask['counts'], h, w)
+    res = data['segm'][:400]
+    gt_path = synthetic.write_json(str(tmp_path / 'gt.json'), gt)
+    dt_path = synthetic.write_json(str(tmp_path / 'dt.json'), res[:123] + [short] + res[123:])
+    good_path = synthetic.write_json(str(tmp_path / 'good.json'), [exact] + res)
+    # ground truth given as compressed RLE, the same annotation short
+    gt_rle = copy.deepcopy(gt)
+    gt_rle['annotations'][0]['segmentation'] = short['segmentation']
+    gt_rle_path = synthetic.write_json(str(tmp_path / 'gt_rle.json'), gt_rle)
+
+    def run(gt_file, dt_file):
+        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+        try:
+            p = subprocess.run([sys.executable, '-c', HOSTILE_CHILD, gt_file, dt_file, 'segm',
+                                backend], capture_output=True, text=True, timeout=120, env=env)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f'evaluation of {os.path.basename(dt_file)} against '
+                        f'{os.path.basename(gt_file)} hung (killed after 120 s)')
+        return p.returncode, p.stdout + p.stderr
+
+    rc, out = run(gt_path, good_path)
+    assert rc == 0 and 'evaluated' in out, out
+    rc, out = run(gt_path, dt_path)
+    assert rc == 3, out
+    assert out.startswith('ResultsFormatError'), out
+    assert ("1 of 401 entries: 'segmentation' counts is not a valid compressed RLE: decoded run "
+            "lengths that do not sum to height x width (first: entry 123 of") in out
+    assert f'size [{h}, {w}] needs {h * w}' in out
+    rc, out = run(gt_rle_path, good_path)
+    assert rc == 3, out
+    assert out.startswith('GroundTruthFormatError'), out
+    assert f"first: annotation id {ann['id']}: decoded run lengths that do not sum" in out
+
+
+def test_dense_images_bound_box_iou_memory(monkeypatch):
+    """60 objects of one category and 300 detections of it per image: every detection pairs with
+    60 ground truths. The box-IoU and matching steps work through blocks of pairs, so the peak
+    memory does not grow with the number of pairs in a chunk; the numbers stay lvis-api's."""
+    gt = synthetic.generate_dense_gt(60, num_categories=10, seed=3)
+    res = [r for part in synthetic.iter_dense_results(gt, 'bbox', seed=3) for r in part]
+    pairs = len(res) * 60
+    assert pairs == 60 * 300 * 60
+    ref, got = _assert_parity(gt, res, 'bbox')
+    assert 0.05 < got['AP'] < 0.95
+    g = inputs.parse_gt(gt, 'bbox')
+
+    def peak_bytes(block):
+        monkeypatch.setattr(fast, 'PAIR_BLOCK', block)
+        tracemalloc.start()
+        try:
+            metrics = fast.evaluate(g, res, 'bbox', 300)
+            return tracemalloc.get_traced_memory()[1], metrics
+        finally:
+            tracemalloc.stop()
+
+    small, m_small = peak_bytes(20_000)
+    large, m_large = peak_bytes(pairs * 2)  # one block: all pairs at once, the old behaviour
+    assert m_small == m_large == got
+    # all pairs at once holds ~150 bytes a pair; blocks keep ~8 (the IoU values) plus a block
+    assert large > 100 * pairs
+    assert small < 25 * pairs, (small, large)

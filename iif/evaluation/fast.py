@@ -24,8 +24,11 @@ How lvis-api's semantics map onto compact arrays (see lvis/results.py and lvis/e
 
 Work is done in chunks of whole categories: IoUs (vectorised numpy for boxes, bit-identical to
 pycocotools' bbIou; pycocotools' RLE iou for masks), matching vectorised across all pairs of a
-chunk one detection rank at a time, then accumulation. Per-chunk data are freed as it goes; the
-only image x category structures are sorted int64 keys of the pairs that exist.
+chunk one detection rank at a time, then accumulation. Box IoUs and matching go through blocks of
+about PAIR_BLOCK detection / ground-truth pairs, so dense images do not build every pair's
+temporaries at once. Per-chunk data are freed as it goes; the only image x category structures
+are sorted int64 keys of the pairs that exist. Compressed RLE strings are checked
+(:mod:`iif.evaluation.rle`) before pycocotools reads them.
 """
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from .inputs import (GroundTruth, GroundTruthFormatError, ProblemLog, check_bbox_rule,
-                     chunk_columns, iter_chunks)
+                     check_rle_strings, chunk_columns, iter_chunks, log_rle_problems)
 
 IOU_THRS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
 REC_THRS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
@@ -46,6 +49,9 @@ AREA_LBL = ('all', 'small', 'medium', 'large')
 EPS = np.spacing(1)
 T, R, A = IOU_THRS.size, REC_THRS.size, AREA_RNG.shape[0]
 CHUNK_DETS = 600_000  # detections per chunk of categories
+# detection/ground-truth pairs handled at a time by the box-IoU and matching steps; bounds their
+# temporary memory on dense images (dozens of objects of one category, hundreds of detections)
+PAIR_BLOCK = 1 << 20
 
 # matching status of a detection at one (IoU threshold, area range)
 UNMATCHED, TRUE_POS, GT_IGNORED = 0, 1, 2
@@ -101,7 +107,7 @@ def load_detections(gt: GroundTruth, results, iou_type: str, max_dets: int) -> D
     k_counts: list = []
     for chunk in iter_chunks(results):
         n = len(chunk.entries)
-        cols = chunk_columns(chunk, gt, iou_type, log)
+        cols = chunk_columns(chunk, gt, iou_type, log, check_masks=False)
         chunk.entries = None  # let the parsed objects go before the next chunk is read
         if cols is None:
             total += n
@@ -110,7 +116,16 @@ def load_detections(gt: GroundTruth, results, iou_type: str, max_dets: int) -> D
         all_img.append(cols.img_idx)
         all_score.append(cols.score)
         # federated filter now, so only payloads that can be evaluated are kept
-        sel = np.flatnonzero(_member(fed_keys, cols.img_idx.astype(np.int64) * C + cols.cat_idx))
+        key = cols.img_idx.astype(np.int64) * C + cols.cat_idx
+        sel = np.flatnonzero(_member(fed_keys, key))
+        if iou_type == 'segm':
+            # masks that reach pycocotools: those paired with ground truth (IoU), and all
+            # kept ones when the area comes from the mask (no bboxes)
+            to_c = sel if cols.bbox is None else np.flatnonzero(_member(gt.pos_keys, key))
+            sizes = cols.seg_size[to_c]
+            problem, sums = check_rle_strings([cols.seg_counts[i] for i in to_c.tolist()],
+                                              sizes)
+            log_rle_problems(problem, sums, sizes, chunk, log, to_c)
         k_pos.append(sel + total)
         k_img.append(cols.img_idx[sel])
         k_cat.append(cols.cat_idx[sel])
@@ -301,9 +316,19 @@ class _Evaluator:
 
     def _bbox_ious(self, drows, gstart, png, off):
         total = int(off[-1])
-        rep = np.repeat(np.arange(drows.size), png)
-        col = np.arange(total) - off[:-1][rep] + gstart[rep]
-        return bbox_iou_pairs(self.dets.bbox[drows[rep]], self.g_box[col])
+        ious = np.empty(total, np.float64)
+        # a block of whole detections at a time: the gathered boxes and the temporaries of
+        # bbox_iou_pairs (~150 bytes a pair) stay bounded however dense the images are
+        cuts = np.searchsorted(off, np.arange(PAIR_BLOCK, total, PAIR_BLOCK), side='right') - 1
+        cuts = np.unique(np.r_[0, cuts, drows.size])
+        for i0, i1 in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+            p0, p1 = int(off[i0]), int(off[i1])
+            if p0 == p1:
+                continue
+            rep = np.repeat(np.arange(i0, i1), png[i0:i1])
+            col = np.arange(p0, p1) - off[rep] + gstart[rep]
+            ious[p0:p1] = bbox_iou_pairs(self.dets.bbox[drows[rep]], self.g_box[col])
+        return ious
 
     def _segm_ious(self, perm, pkey, pgs, png, off, d0, g0, g1):
         import pycocotools.mask as mask_utils
@@ -342,58 +367,69 @@ class _Evaluator:
         pg = rng_[pstart]
         pgs = rgs[pstart]
         bucket = np.left_shift(1, np.ceil(np.log2(pg)).astype(np.int64))
-        g_ig, g_zero = self.g_ig, self.g_zero
         for gb in np.unique(bucket).tolist():
             bp = np.flatnonzero(bucket == gb)
             bp = bp[np.argsort(-pcount[bp], kind='stable')]
-            cnt = pcount[bp]
-            P = bp.size
-            row0 = np.zeros(P, np.int64)
-            np.cumsum(cnt[:-1], out=row0[1:])
-            nrows = int(cnt.sum())
-            src = np.repeat(pstart[bp] - row0, cnt) + np.arange(nrows)  # row -> relevant index
-            # IoU rows padded to gb with -1 (never a candidate)
-            rowng = pg[bp].repeat(cnt)
-            M = np.full((nrows, gb), -1.0)
-            rr = np.repeat(np.arange(nrows), rowng)
-            base = np.repeat(np.cumsum(rowng) - rowng, rowng)
-            cc = np.arange(rr.size) - base
-            M[rr, cc] = ious[roff[src][rr] + cc]
-            col = np.arange(gb)
-            valid = col[None, :] < pg[bp][:, None]
-            gidx = np.where(valid, pgs[bp][:, None] + col[None, :], 0)
-            IG = np.ascontiguousarray(g_ig[gidx].transpose(0, 2, 1))  # (P, A, gb)
-            NIG = ~IG[:, None, :, :]                                    # (P, 1, A, gb)
-            Z = g_zero[gidx] & valid
-            matched = np.zeros((P, T, A, gb), bool)
-            st_rows = np.zeros((nrows, T, A), np.int8)
-            active = np.searchsorted(-cnt, -np.arange(int(cnt[0])), side='left')
-            thr = MATCH_THRS[None, :, None]
-            for r, pr in enumerate(active.tolist()):
-                rows = row0[:pr] + r
-                v = M[rows]                                         # (pr, gb)
-                cand = (v[:, None, :] >= thr)[:, :, None, :] & ~matched[:pr]  # (pr, T, A, gb)
-                if gb == 1:
-                    hit = cand[..., 0]
-                    m = np.zeros(hit.shape, np.int64)
-                else:
-                    cn = cand & NIG[:pr]
-                    sel = np.where(cn.any(-1)[..., None], cn, cand)  # prefer non-ignored gt
-                    vv = np.where(sel, v[:, None, None, :], -2.0)
-                    mx = vv.max(-1)
-                    hit = mx > -1.5
-                    # the last gt with the highest IoU (lvis-api replaces on >=)
-                    m = gb - 1 - np.argmax((vv == mx[..., None])[..., ::-1], axis=-1)
-                pi, ti, ai = np.nonzero(hit)
-                if pi.size == 0:
-                    continue
-                mi = m[pi, ti, ai]
-                matched[pi, ti, ai, mi] = True
-                st = np.zeros((pr, T, A), np.int8)
-                st[pi, ti, ai] = np.where(IG[pi, ai, mi], GT_IGNORED,
-                                          np.where(Z[pi, mi], UNMATCHED, TRUE_POS))
-                st_rows[rows] = st
-            status[:, :, rdt[src]] = st_rows.transpose(1, 2, 0)
+            # pairs are independent: take them in groups of about PAIR_BLOCK IoU cells
+            cells = np.cumsum(pcount[bp]) * gb
+            cuts = np.searchsorted(cells, np.arange(PAIR_BLOCK, int(cells[-1]), PAIR_BLOCK),
+                                   side='right')
+            cuts = np.unique(np.r_[0, cuts[cuts > 0], bp.size])
+            for b0, b1 in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+                self._match_pairs(bp[b0:b1], gb, pstart, pcount, pg, pgs, rdt, roff, ious,
+                                  status)
+
+    def _match_pairs(self, bp, gb, pstart, pcount, pg, pgs, rdt, roff, ious, status) -> None:
+        """Match the pairs ``bp`` (all with at most gb ground truth; most detections first)."""
+        g_ig, g_zero = self.g_ig, self.g_zero
+        cnt = pcount[bp]
+        P = bp.size
+        row0 = np.zeros(P, np.int64)
+        np.cumsum(cnt[:-1], out=row0[1:])
+        nrows = int(cnt.sum())
+        src = np.repeat(pstart[bp] - row0, cnt) + np.arange(nrows)  # row -> relevant index
+        # IoU rows padded to gb with -1 (never a candidate)
+        rowng = pg[bp].repeat(cnt)
+        M = np.full((nrows, gb), -1.0)
+        rr = np.repeat(np.arange(nrows), rowng)
+        base = np.repeat(np.cumsum(rowng) - rowng, rowng)
+        cc = np.arange(rr.size) - base
+        M[rr, cc] = ious[roff[src][rr] + cc]
+        col = np.arange(gb)
+        valid = col[None, :] < pg[bp][:, None]
+        gidx = np.where(valid, pgs[bp][:, None] + col[None, :], 0)
+        IG = np.ascontiguousarray(g_ig[gidx].transpose(0, 2, 1))  # (P, A, gb)
+        NIG = ~IG[:, None, :, :]                                    # (P, 1, A, gb)
+        Z = g_zero[gidx] & valid
+        matched = np.zeros((P, T, A, gb), bool)
+        st_rows = np.zeros((nrows, T, A), np.int8)
+        active = np.searchsorted(-cnt, -np.arange(int(cnt[0])), side='left')
+        thr = MATCH_THRS[None, :, None]
+        for r, pr in enumerate(active.tolist()):
+            rows = row0[:pr] + r
+            v = M[rows]                                         # (pr, gb)
+            cand = (v[:, None, :] >= thr)[:, :, None, :] & ~matched[:pr]  # (pr, T, A, gb)
+            if gb == 1:
+                hit = cand[..., 0]
+                m = np.zeros(hit.shape, np.int64)
+            else:
+                cn = cand & NIG[:pr]
+                sel = np.where(cn.any(-1)[..., None], cn, cand)  # prefer non-ignored gt
+                vv = np.where(sel, v[:, None, None, :], -2.0)
+                mx = vv.max(-1)
+                hit = mx > -1.5
+                # the last gt with the highest IoU (lvis-api replaces on >=)
+                m = gb - 1 - np.argmax((vv == mx[..., None])[..., ::-1], axis=-1)
+            pi, ti, ai = np.nonzero(hit)
+            if pi.size == 0:
+                continue
+            mi = m[pi, ti, ai]
+            matched[pi, ti, ai, mi] = True
+            st = np.zeros((pr, T, A), np.int8)
+            st[pi, ti, ai] = np.where(IG[pi, ai, mi], GT_IGNORED,
+                                      np.where(Z[pi, mi], UNMATCHED, TRUE_POS))
+            st_rows[rows] = st
+        status[:, :, rdt[src]] = st_rows.transpose(1, 2, 0)
 
     def _accumulate(self, c0, c1, dcat, dimg, darea, status) -> None:
         Cc = c1 - c0

@@ -1,7 +1,9 @@
 """Reading and validating LVIS ground truth and detection results.
 
 Both backends go through this module, so a malformed input is rejected with the same
-``ValueError`` subclass, before any evaluation starts.
+``ValueError`` subclass, before any evaluation starts. That includes NaN / infinity in ground-truth
+areas, boxes and polygons, and compressed RLE strings that pycocotools would misread or loop on
+(:mod:`iif.evaluation.rle`; the fast backend checks the ones it hands to pycocotools).
 
 Results are read in chunks: a results JSON (one file or several per-rank shards) is split at
 top-level ``}, {`` boundaries and each piece is parsed with orjson, so only one piece exists as
@@ -20,6 +22,8 @@ from itertools import chain
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+
+from . import rle
 
 try:
     import orjson
@@ -237,6 +241,7 @@ def parse_gt(data: dict, iou_type: str) -> GroundTruth:
         raise GroundTruthFormatError(
             f'{len(bad)} annotations have a non-numeric area (first: annotation index {bad[0]})')
     area = area.astype(np.float64).reshape(-1)
+    _no_non_finite(~np.isfinite(area), ann_id, 'area', areas)
     keep = a_img_ok & a_cat_ok & (area > 0) & (area < np.inf)
     kept = np.flatnonzero(keep)
     kept = kept[np.argsort(a_img[kept], kind='stable')]  # lvis-api walks images in id order
@@ -248,6 +253,7 @@ def parse_gt(data: dict, iou_type: str) -> GroundTruth:
     if iou_type == 'bbox':
         boxes = [anns[i].get('bbox') for i in kept.tolist()]
         ann_bbox = _gt_boxes(boxes, kept)
+        _no_non_finite(~np.isfinite(ann_bbox).all(axis=1), ann_id[kept], 'bbox', boxes)
     else:
         ann_segm = []
         for j, i in enumerate(kept.tolist()):
@@ -257,6 +263,7 @@ def parse_gt(data: dict, iou_type: str) -> GroundTruth:
                     f'annotation index {i} (id {int(ann_id[i])}) has no usable segmentation '
                     '(need a non-empty polygon list or an RLE dict)')
             ann_segm.append(seg)
+        _check_gt_segmentations(ann_segm, ann_id[kept])
 
     c = cat_ids.size
     return GroundTruth(
@@ -266,6 +273,83 @@ def parse_gt(data: dict, iou_type: str) -> GroundTruth:
         ann_img=a_img[kept].astype(np.int64), ann_cat=a_cat[kept].astype(np.int64),
         ann_area=area[kept], ann_ignore=ignore, ann_id=ann_id[kept],
         ann_bbox=ann_bbox, ann_segm=ann_segm, dataset=data)
+
+
+def _no_non_finite(bad: np.ndarray, ids: np.ndarray, key: str, values: list) -> None:
+    """Reject NaN / infinity (json.dump writes them) in a ground-truth field."""
+    idx = np.flatnonzero(bad)
+    if idx.size:
+        i = int(idx[0])
+        raise GroundTruthFormatError(
+            f"{idx.size} annotations have NaN or infinity in '{key}' (first: annotation id "
+            f'{int(ids[i])}, {key} {values[i]!r}); fix or drop them in the annotation file')
+
+
+def _first_bad_polygon(segs: list, ids: np.ndarray) -> None:
+    """Find the annotation whose polygons do not convert (raises), after a fast check failed."""
+    for seg, ann in zip(segs, ids.tolist()):
+        if not isinstance(seg, list):
+            continue
+        for poly in seg:
+            if not (isinstance(poly, (list, tuple)) and all(_is_real(v) for v in poly)):
+                raise GroundTruthFormatError(
+                    f"annotation id {ann}: 'segmentation' must be a list of polygons, each a "
+                    f'list of numbers [x1, y1, x2, y2, ...], got {poly!r:.80}')
+            if not np.isfinite(np.asarray(poly, np.float64)).all():
+                raise GroundTruthFormatError(
+                    f"annotation id {ann}: 'segmentation' polygon holds NaN or infinity "
+                    f'({poly!r:.80}); fix or drop it in the annotation file')
+
+
+def _check_gt_segmentations(segs: list, ids: np.ndarray) -> None:
+    """Polygons of finite numbers; RLEs whose run lengths fit their size (before any C call)."""
+    polys = [seg for seg in segs if isinstance(seg, list)]
+    try:
+        flat = np.fromiter(chain.from_iterable(chain.from_iterable(polys)), np.float64)
+        ok = bool(np.isfinite(flat).all())
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        _first_bad_polygon(segs, ids)
+    rles = [(j, seg) for j, seg in enumerate(segs) if isinstance(seg, dict)]
+    if not rles:
+        return
+    sizes = []
+    for j, seg in rles:
+        size = seg.get('size')
+        if not (isinstance(size, (list, tuple)) and len(size) == 2
+                and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0
+                        for v in size)):
+            raise GroundTruthFormatError(
+                f"annotation id {int(ids[j])}: RLE 'segmentation' needs 'size' [height, width] "
+                f'of non-negative integers, got {size!r}')
+        sizes.append(int(size[0]) * int(size[1]))
+    compressed = [k for k, (j, seg) in enumerate(rles) if isinstance(seg['counts'], (str, bytes))]
+    if compressed:
+        problem, total = rle.check_counts([rles[k][1]['counts'] for k in compressed],
+                                          np.array([sizes[k] for k in compressed], np.int64))
+        bad = np.flatnonzero(problem != rle.OK)
+        if bad.size:
+            k = compressed[int(bad[0])]
+            code = int(problem[bad[0]])
+            detail = (f': runs sum to {int(total[bad[0]])}, size {rles[k][1]["size"]} needs '
+                      f'{sizes[k]}' if code == rle.WRONG_TOTAL else '')
+            raise GroundTruthFormatError(
+                f"{bad.size} annotations have a 'segmentation' counts string that is not a valid "
+                f'compressed RLE (first: annotation id {int(ids[rles[k][0]])}: '
+                f'{rle.PROBLEMS[code]}{detail})')
+    for k, (j, seg) in enumerate(rles):
+        counts = seg['counts']
+        if isinstance(counts, (str, bytes)):
+            continue
+        ok = (isinstance(counts, list)
+              and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0
+                      for v in counts))
+        if not ok or sum(counts) != sizes[k]:
+            raise GroundTruthFormatError(
+                f"annotation id {int(ids[j])}: uncompressed RLE 'segmentation' counts must be "
+                f'non-negative integers summing to height x width = {sizes[k]}'
+                + (f', they sum to {sum(counts)}' if ok else ''))
 
 
 def _gt_boxes(boxes: list, kept: np.ndarray) -> np.ndarray:
@@ -503,6 +587,16 @@ def _number_rows(rows: list, width: int) -> Optional[np.ndarray]:
     return np.fromiter(chain.from_iterable(rows), np.float64, n * width).reshape(n, width)
 
 
+def _size_rows(sizes: list) -> Optional[np.ndarray]:
+    """(n, 2) int64 from a list of [h, w] lists of ints; None if anything else."""
+    with warnings.catch_warnings():  # ragged lists: numpy 1.23 warns, then gives dtype object
+        warnings.simplefilter('ignore')
+        arr = np.array(sizes)
+    if arr.shape != (len(sizes), 2) or arr.dtype.kind not in 'iu':
+        return _number_rows(sizes, 2)  # floats such as 480.0 are judged there
+    return arr
+
+
 def _fast_columns(entries: list, iou_type: str, careful: bool = False):
     """Columns of a well-formed chunk, or None when anything looks off.
 
@@ -533,7 +627,7 @@ def _fast_columns(entries: list, iou_type: str, careful: bool = False):
             if iou_type == 'segm':
                 sizes = [[int(v) for v in sz] for sz in sizes]
         bbox = _number_rows(boxes, 4) if boxes is not None else None
-        seg_size = _number_rows(sizes, 2) if iou_type == 'segm' else None
+        seg_size = _size_rows(sizes) if iou_type == 'segm' else None
     except (KeyError, TypeError, IndexError, ValueError):
         return None
     if img.shape != (n,) or cat.shape != (n,) or score.shape != (n,):
@@ -620,9 +714,33 @@ def _scan_problems(entries: list, iou_type: str, chunk: Chunk, log: ProblemLog,
                         f'{_where(chunk, where[bad[0]])}, {key} {values[bad[0]]}')
 
 
-def chunk_columns(chunk: Chunk, gt: GroundTruth, iou_type: str,
-                  log: ProblemLog) -> Optional[ChunkColumns]:
-    """Validate a chunk; return its columns (ids mapped to indices) or None if it has problems."""
+def check_rle_strings(counts: list, seg_size: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Per mask: a problem code of :mod:`rle` (0: fine) and the sum of its decoded runs."""
+    return rle.check_counts(counts, seg_size[:, 0] * seg_size[:, 1])
+
+
+def log_rle_problems(problem: np.ndarray, total: np.ndarray, seg_size: np.ndarray,
+                     chunk: Chunk, log: ProblemLog, index: Optional[np.ndarray] = None) -> None:
+    """Log compressed RLE strings that pycocotools would misread or loop on forever.
+
+    ``index``: the chunk entries that were checked, when not all of them.
+    """
+    for code in np.unique(problem[problem != rle.OK]).tolist():
+        bad = np.flatnonzero(problem == code)
+        i = int(bad[0])
+        h, w = seg_size[i].tolist()
+        detail = (f', runs sum to {int(total[i])}, size [{h}, {w}] needs {h * w}'
+                  if code == rle.WRONG_TOTAL else '')
+        log.add(f"'segmentation' counts is not a valid compressed RLE: {rle.PROBLEMS[code]}",
+                int(bad.size), _where(chunk, i if index is None else int(index[i])) + detail)
+
+
+def chunk_columns(chunk: Chunk, gt: GroundTruth, iou_type: str, log: ProblemLog,
+                  check_masks: bool = True) -> Optional[ChunkColumns]:
+    """Validate a chunk; return its columns (ids mapped to indices) or None if it has problems.
+
+    ``check_masks=False`` leaves the RLE strings to the caller (:func:`check_rle_strings`).
+    """
     entries = chunk.entries
     cols = _fast_columns(entries, iou_type)
     if cols is None:
@@ -635,6 +753,8 @@ def chunk_columns(chunk: Chunk, gt: GroundTruth, iou_type: str,
             log.add('unrecognised entry format', len(entries), _where(chunk, 0))
             return None
     img, cat, score, bbox, seg_size, counts, has_bbox = cols
+    if iou_type == 'segm' and check_masks:
+        log_rle_problems(*check_rle_strings(counts, seg_size), seg_size, chunk, log)
     img_idx, img_ok = gt.image_index(img)
     cat_idx, cat_ok = gt.category_index(cat)
     if not img_ok.all():

@@ -189,6 +189,69 @@ def iter_image_results(gt: dict, iou_type: str = 'bbox', seed: int = 0,
         yield out
 
 
+def generate_dense_gt(num_images: int, objects_per_image: int = 60, num_categories: int = 1203,
+                      seed: int = 0) -> dict:
+    """Crowded ground truth: every image holds ``objects_per_image`` objects of one category.
+
+    The shape that stresses per-(image, category) work: each detection of that category pairs
+    with every object in its image. The category is the same in every image (the first one).
+    """
+    cats = _categories(num_categories)
+    images, anns = [], []
+    ann_id = 1
+    for i in range(num_images):
+        rng = _rng(seed, i, 3)
+        h, w = IMAGE_SIZES[rng.integers(len(IMAGE_SIZES))]
+        img_id = 1000 + 7 * i
+        polys = _polygons(rng, objects_per_image, h, w,
+                          cx=rng.uniform(0, w, objects_per_image),
+                          cy=rng.uniform(0, h, objects_per_image),
+                          radius=np.exp(rng.uniform(np.log(4.0), np.log(60.0), objects_per_image)))
+        for p in polys:
+            anns.append({'id': ann_id, 'image_id': img_id, 'category_id': 1,
+                         'segmentation': [p.reshape(-1).tolist()],
+                         'area': round(float(_shoelace(p)), 2), 'bbox': _bbox(p).tolist()})
+            ann_id += 1
+        images.append({'id': img_id, 'height': h, 'width': w,
+                       'coco_url': f'http://images.cocodataset.org/val2017/{img_id:012d}.jpg',
+                       'neg_category_ids': [], 'not_exhaustive_category_ids': []})
+    return {'info': {'description': f'synthetic dense data, seed {seed}'},
+            'images': images, 'annotations': anns, 'categories': cats, 'licenses': []}
+
+
+def iter_dense_results(gt: dict, iou_type: str = 'bbox', seed: int = 0,
+                       dets_per_image: int = 300) -> Iterator[List[dict]]:
+    """Per image, ``dets_per_image`` detections of its objects' category: jittered copies."""
+    if iou_type == 'segm':
+        import pycocotools.mask as mask_utils
+    by_image: Dict[int, List[dict]] = {}
+    for a in gt['annotations']:
+        by_image.setdefault(a['image_id'], []).append(a)
+    for i, img in enumerate(gt['images']):
+        anns = by_image.get(img['id'], [])
+        if not anns:
+            yield []
+            continue
+        rng = _rng(seed, i, 9)
+        h, w = img['height'], img['width']
+        src = rng.integers(len(anns), size=dets_per_image)
+        base = np.stack([np.asarray(anns[j]['segmentation'][0]).reshape(VERTICES, 2)
+                         for j in src])
+        size = np.sqrt(np.maximum([anns[j]['area'] for j in src], 4.0))
+        sigma = rng.uniform(0.0, 0.4, src.size)
+        shift = rng.normal(0, 1, (src.size, 1, 2)) * (sigma * size)[:, None, None]
+        polys = np.round(np.clip(base + shift, 0, [w, h]), 2)
+        scores = np.round(np.clip(0.95 - sigma * 2 + rng.normal(0, 0.1, src.size), 0.001, 1), 4)
+        boxes = _bbox(polys)
+        out = [{'image_id': img['id'], 'category_id': anns[j]['category_id'], 'score': float(s),
+                'bbox': b} for j, s, b in zip(src.tolist(), scores.tolist(), boxes.tolist())]
+        if iou_type == 'segm':
+            rles = mask_utils.frPyObjects([p.reshape(-1).tolist() for p in polys], h, w)
+            for r, rle in zip(out, rles):
+                r['segmentation'] = {'size': [h, w], 'counts': rle['counts'].decode('ascii')}
+        yield out
+
+
 def generate_results(gt: dict, iou_type: str = 'bbox', seed: int = 0, **kwargs) -> List[dict]:
     """All results of :func:`iter_image_results` in one list."""
     return [r for rs in iter_image_results(gt, iou_type, seed, **kwargs) for r in rs]
