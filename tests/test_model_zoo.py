@@ -253,6 +253,7 @@ def test_zoo_config_checks_the_whole_test_path(smoke_workdir, tmp_path, monkeypa
     assert 'published IIF_r50_rsb (github.com/kostas1515/iif' in out
     apc = next(line for line in out.splitlines() if line.strip().startswith('segm/APc'))
     assert ' 26.2 ' in apc and '[mask_thr_binary 0.4]' in apc and '(26.8 at a4456bb' in apc
+    assert 'published check: outside (outside: segm/AP' in out  # random weights: AP ~ 0
     run_dir, = (tmp_path / 'wd').glob('test_*')
     metrics = json.loads((run_dir / 'metrics.json').read_text())
     check = json.loads((run_dir / 'published_check.json').read_text())

@@ -141,7 +141,7 @@ def describe_checkpoint(ckpt: dict) -> str:
              if meta.get(k) is not None]
     config = meta.get('config')
     if isinstance(config, str):
-        work_dir = [line.split('=', 1)[1].strip() for line in config.splitlines()
+        work_dir = [line.split('=', 1)[1].strip().strip('\'"') for line in config.splitlines()
                     if line.startswith('work_dir')]
         if work_dir:
             parts.append(f'work_dir {work_dir[-1]}')
@@ -172,6 +172,9 @@ def compare(zoo: ZooTest, metrics: dict, run_dir: Path, tolerance: float,
                          f'{value:>10.1f} {"-" if delta is None else f"{delta:+.2f}":>7}  '
                          f'{"no" if key in check["outside"] else "yes"}'
                          + (f'  [mask_thr_binary {thr}]' if thr else '') + earlier)
+    lines.append(f'published check: {check["status"]}'
+                 + (f' (outside: {", ".join(check["outside"])})' if check['outside'] else '')
+                 + f'; written to {Path(run_dir) / "published_check.json"}')
     say('\n'.join(lines))
     record = dict(published_model=model.model, config=model.config, source=current.url,
                   weights_url=model.links['weights'], tolerance=tolerance,

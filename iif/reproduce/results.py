@@ -292,8 +292,11 @@ def batch_text(batch: Optional[dict]) -> str:
     split = (f' ({batch["gpus"]}x{batch["samples_per_gpu"]})'
              if batch.get('gpus') is not None and batch.get('samples_per_gpu') is not None
              else '')
-    return f'{batch["global"]}{split} @ {batch["lr"]:g}' + (' scaled' if batch.get('scaled')
-                                                             else '')
+    try:
+        lr = f'{float(batch["lr"]):g}'
+    except (TypeError, ValueError):
+        lr = str(batch['lr'])
+    return f'{batch["global"]}{split} @ {lr}' + (' scaled' if batch.get('scaled') else '')
 
 
 def read_schedule(config: Union[str, os.PathLike]) -> Optional[str]:
