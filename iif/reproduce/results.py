@@ -308,8 +308,12 @@ def read_schedule(config: Union[str, os.PathLike]) -> Optional[str]:
     except Exception:  # noqa: BLE001 - an unreadable config just has no known schedule
         return None
     runner = cfg.get('runner') or {}
-    length = (f'{runner["max_iters"]} iterations' if 'max_iters' in runner
-              else f'{runner.get("max_epochs", cfg.get("total_epochs"))} epochs')
+    if 'max_iters' in runner:
+        length = f'{runner["max_iters"]} iterations'
+    elif runner.get('max_epochs', cfg.get('total_epochs')) is not None:
+        length = f'{runner.get("max_epochs", cfg.get("total_epochs"))} epochs'
+    else:
+        return None  # no schedule: e.g. a test-only config
     lr = cfg.get('lr_config') or {}
     steps = lr.get('step')
     return length + (f', lr steps {list(steps) if isinstance(steps, (list, tuple)) else steps}'
