@@ -6,7 +6,8 @@
 # instance_segmentation/README.md at 5939b4d (HEAD 747b041); the URL is in
 # iif/data/published_results.csv. Expected (that version): mask AP 27.4, APr 19.4, APc 26.2
 # (26.8 in versions a4456bb..a7561f3), APf 31.5, box AP 27.4.
-# Config behind it: linked, not in the repository: fasa_iof_base10_giou16_r50_rfs_cos_norm_4x4_1x_rsb.py
+# Config behind it: linked, not in the repository:
+#   fasa_iof_base10_giou16_r50_rfs_cos_norm_4x4_1x_rsb.py
 # (its name suggests a GIoU box loss, which changes training only). The nearest research
 # config, fasa_iof_base10_r50_rfs_cos_norm_4x4_1x_rsb.py, has the same test path as this file.
 #
