@@ -114,64 +114,127 @@ def test_unknown_variant_is_a_clear_error(tmp_path):
         variants.parse_seeds('1,two')
 
 
-def test_published_numbers_and_tolerance_check():
+ZOO = KIT / 'configs' / 'zoo'
+
+
+def test_no_training_config_is_held_against_a_published_number():
+    """No README version ties IIF_r50 (26.3) or IIF_r50_rsb to a kit training config: the raw
+    1x variant, the plain 1x IIF config and the FASA configs get no published target."""
     published = results.load_published()
-    iif_r50 = results.published_for('configs/iif/variants/iif_raw_r50_fpn_4x4_1x_lvis_v1.py',
-                                    published)
-    assert iif_r50.model == 'IIF_r50'
-    assert iif_r50.values == {'segm': {'AP': 26.3, 'APr': 18.6, 'APc': 25.2, 'APf': 30.8},
-                              'bbox': {'AP': 25.8}}
-    rsb = next(m for m in published if m.model == 'IIF_r50_rsb')
-    assert rsb.values['segm']['AP'] == 27.4 and rsb.values['bbox']['AP'] == 27.4
-    assert rsb.mask_thr_binary['segm/AP'] == '0.4'
-    # the smoke set shares variant names with the LVIS set but never its published numbers
-    assert results.published_for(SMOKE_SET / 'iif_raw_r18_fpn_smoke.py', published) is None
+    training = [p for p in (KIT / 'configs').rglob('*.py') if 'zoo' not in p.parts]
+    assert len(training) > 30
+    for config in training:
+        assert results.published_for(config, published) is None, config
+    # only the test-only configs that load the released checkpoints are compared
+    rsb = results.published_for(ZOO / 'iif_r50_rsb_released_test.py', published)
+    r50 = results.published_for(ZOO / 'iif_r50_released_test.py', published)
+    assert (rsb.model, r50.model) == ('IIF_r50_rsb', 'IIF_r50')
+    # the current (HEAD) numbers; APc of the rsb row was 26.8 in the earlier versions
+    assert rsb.values == {'segm': {'AP': 27.4, 'APr': 19.4, 'APc': 26.2, 'APf': 31.5},
+                          'bbox': {'AP': 27.4}}
+    assert rsb.other_values('segm/APc') == [(26.8, ['a4456bb', '445bc4e', '2279f78',
+                                                    'a7561f3'])]
+    assert rsb.mask_thr_binary == {f'segm/{m}': '0.4' for m in ('AP', 'APr', 'APc', 'APf')}
+    assert r50.values == {'segm': {'AP': 26.3, 'APr': 18.6, 'APc': 25.2, 'APf': 30.8},
+                          'bbox': {'AP': 25.8}}
+    assert r50.config.startswith('probable, unverified: ')
+
+
+def test_tolerance_check_against_a_published_row():
+    published = results.load_published()
+    rsb = results.published_for(ZOO / 'iif_r50_rsb_released_test.py', published)
 
     def metrics(ap, apr):
-        return {'segm': {'AP': {'mean': ap}, 'APr': {'mean': apr}, 'APc': {'mean': 25.2},
-                         'APf': {'mean': 30.8}}, 'bbox': {'AP': {'mean': 25.8}}}
-    ok = results.check_row(metrics(26.7, 18.6), iif_r50, tolerance=0.5)
+        return {'segm': {'AP': {'mean': ap}, 'APr': {'mean': apr}, 'APc': {'mean': 26.2},
+                         'APf': {'mean': 31.5}}, 'bbox': {'AP': {'mean': 27.4}}}
+    ok = results.check_row(metrics(27.8, 19.4), rsb, tolerance=0.5)
     assert ok['status'] == 'ok' and abs(ok['deltas']['segm/AP'] - 0.4) < 1e-9
-    off = results.check_row(metrics(26.3, 17.9), iif_r50, tolerance=0.5)
+    off = results.check_row(metrics(27.4, 18.7), rsb, tolerance=0.5)
     assert off['status'] == 'outside' and off['outside'] == ['segm/APr']
-    assert results.check_row(metrics(26.3, 17.9), iif_r50, tolerance=1.0)['status'] == 'ok'
-    assert results.check_row(metrics(26.3, 18.6), None, tolerance=0.5)['status'] == 'n/a'
+    assert results.check_row(metrics(27.4, 18.7), rsb, tolerance=1.0)['status'] == 'ok'
+    assert results.check_row(metrics(27.4, 19.4), None, tolerance=0.5)['status'] == 'n/a'
 
 
-def test_table_against_published_numbers(tmp_path):
-    """The LVIS raw config's rows carry IIF_r50's numbers: deltas and the tolerance check come
-    out of the runs' metrics.json files (written here by hand: no LVIS training on CPU)."""
+def _done_run(state, tmp_path, variant, seed, config, segm, bbox_ap=0.25, batch=None):
+    """A finished run with hand-written metrics (no LVIS training on CPU)."""
+    run_dir = tmp_path / 'wr' / variant / f'seed{seed}'
+    (run_dir / 'test_1').mkdir(parents=True)
+    metrics = {'bbox': {m: 0.25 for m in TABLE}, 'segm': {m: 0.25 for m in TABLE}}
+    metrics['segm'].update(segm)
+    metrics['bbox']['AP'] = bbox_ap
+    (run_dir / 'test_1' / 'metrics.json').write_text(json.dumps(metrics))
+    if batch is not None:
+        (run_dir / 'run.json').write_text(json.dumps(dict(kind='train', seed=seed,
+                                                          batch=batch)))
+    state.runs[f'{variant}/seed{seed}'] = dict(
+        variant=variant, seed=seed, config=str(config), work_dir=str(run_dir), status='done',
+        attempts=[], seconds=1.0, result=str(run_dir / 'test_1' / 'metrics.json'), log=None,
+        error=None)
+
+
+BATCH16 = dict(gpus=4, samples_per_gpu=4, **{'global': 16}, lr=0.02, reference_global=16,
+               reference_lr=0.02, scaled=False)
+
+
+def test_table_shows_the_paired_gap_to_softmax_not_a_published_number(tmp_path):
+    """LVIS 1x raw and softmax runs (metrics written by hand): the raw row carries the per-seed
+    difference to softmax, mean ± sample std, and no published number (IIF_r50 = 26.3 is not
+    the plain 1x config's number)."""
     state = QueueState(tmp_path / 'wr')
-    config = str(LVIS_SET / 'iif_raw_r50_fpn_4x4_1x_lvis_v1.py')
-    segm_ap = {1: 0.262, 2: 0.268}
-    for seed, ap in segm_ap.items():
-        run_dir = tmp_path / 'wr' / 'raw' / f'seed{seed}'
-        (run_dir / 'test_1').mkdir(parents=True)
-        metrics = {'bbox': {m: 0.25 for m in TABLE}, 'segm': {m: 0.25 for m in TABLE}}
-        metrics['segm'].update(AP=ap, APr=0.150, APc=0.252, APf=0.308)
-        metrics['bbox']['AP'] = 0.258
-        (run_dir / 'test_1' / 'metrics.json').write_text(json.dumps(metrics))
-        state.runs[f'raw/seed{seed}'] = dict(
-            variant='raw', seed=seed, config=config, work_dir=str(run_dir), status='done',
-            attempts=[], seconds=1.0, result=str(run_dir / 'test_1' / 'metrics.json'),
-            log=None, error=None)
+    raw_cfg = LVIS_SET / 'iif_raw_r50_fpn_4x4_1x_lvis_v1.py'
+    soft_cfg = LVIS_SET / 'softmax_r50_fpn_4x4_1x_lvis_v1.py'
+    soft = {1: (0.180, 0.010), 2: (0.186, 0.020), 3: (0.190, 0.030)}
+    raw = {1: (0.200, 0.090), 2: (0.210, 0.120)}  # seed 3 of raw never finished
+    for seed, (ap, apr) in soft.items():
+        _done_run(state, tmp_path, 'softmax', seed, soft_cfg, dict(AP=ap, APr=apr),
+                  batch=BATCH16 if seed == 1 else None)
+    for seed, (ap, apr) in raw.items():
+        _done_run(state, tmp_path, 'raw', seed, raw_cfg, dict(AP=ap, APr=apr),
+                  batch=BATCH16 if seed == 1 else None)
+    # a 2x config is not compared with the 1x softmax baseline
+    _done_run(state, tmp_path, 'twox', 1, KIT / 'configs' / 'iif' / 'iif_r50_fpn_4x4_2x_lvis_v1.py',
+              dict(AP=0.22, APr=0.15))
+    results.write_report(state, tmp_path / 'out', tolerance=0.5, plots=False)
+    report = json.loads((tmp_path / 'out' / 'variants.json').read_text())
+    rows = {r['variant']: r for r in report['variants']}
+    row = rows['raw']
+    assert row['published'] is None and row['published_model'] is None
+    assert row['check']['status'] == 'n/a'
+    gap = row['gap']
+    assert gap['status'] == 'ok' and gap['baseline'] == 'softmax' and gap['seeds'] == [1, 2]
+    diffs = [20.0 - 18.0, 21.0 - 18.6]
+    assert gap['metrics']['segm']['AP']['mean'] == pytest.approx(statistics.fmean(diffs))
+    assert gap['metrics']['segm']['AP']['std'] == pytest.approx(statistics.stdev(diffs))
+    assert gap['metrics']['segm']['APr']['mean'] == pytest.approx(statistics.fmean([8.0, 10.0]))
+    assert rows['softmax']['gap']['status'] == 'baseline'
+    assert rows['twox']['gap']['status'].startswith('different schedule (24 epochs')
+    assert row['batch'] == ['-', '16 (4x4) @ 0.02']
+    md = (tmp_path / 'out' / 'variants.md').read_text()
+    assert '| raw | 2 | -; 16 (4x4) @ 0.02 | 20.5 ± 0.7 |' in md
+    assert '| +2.2 ± 0.3 | +9.0 ± 1.4 |' in md  # ΔAP, ΔAPr vs softmax
+    assert 'Against the published numbers' not in md and '26.3' not in md
+    assert '| raw | 1 | done | 16 (4x4) @ 0.02 |' in md and '| raw | 2 | done | - |' in md
+    with open(tmp_path / 'out' / 'variants.csv', newline='') as f:
+        rec = {r['variant']: r for r in csv.DictReader(f)}
+    assert rec['raw']['segm_AP_published'] == '' and rec['raw']['check'] == 'n/a'
+    assert float(rec['raw']['segm_AP_gap']) == pytest.approx(2.2)
+    assert rec['raw']['gap_seeds'] == '1;2' and rec['softmax']['gap_status'] == 'baseline'
+
+
+def test_table_compares_a_zoo_config_with_its_published_row(tmp_path):
+    state = QueueState(tmp_path / 'wr')
+    _done_run(state, tmp_path, 'rsb_released', 0, ZOO / 'iif_r50_rsb_released_test.py',
+              dict(AP=0.273, APr=0.194, APc=0.262, APf=0.315), bbox_ap=0.274)
     results.write_report(state, tmp_path / 'out', tolerance=0.5, plots=False)
     row = json.loads((tmp_path / 'out' / 'variants.json').read_text())['variants'][0]
-    assert row['published_model'] == 'IIF_r50' and row['n'] == 2
-    assert row['metrics']['segm']['AP']['mean'] == pytest.approx(26.5)
-    assert row['metrics']['segm']['AP']['std'] == pytest.approx(statistics.stdev([26.2, 26.8]))
-    assert row['check']['deltas']['segm/AP'] == pytest.approx(0.2)
-    assert row['check']['deltas']['segm/APr'] == pytest.approx(15.0 - 18.6)
-    assert row['check']['status'] == 'outside' and row['check']['outside'] == ['segm/APr']
+    assert row['published_model'] == 'IIF_r50_rsb' and row['check']['status'] == 'ok'
+    assert row['gap']['status'] == 'no softmax baseline in this queue'
     md = (tmp_path / 'out' / 'variants.md').read_text()
-    assert '| raw | 2 | 26.5 ± 0.4 |' in md
-    assert '| raw | IIF_r50 | mask APr | 15.0 ± 0.0 | 18.6 | -3.6 | no |' in md
-    assert '| raw | IIF_r50 | mask AP | 26.5 ± 0.4 | 26.3 | +0.2 | yes |' in md
-    assert 'kostas1515/iif' in md
-    with open(tmp_path / 'out' / 'variants.csv', newline='') as f:
-        rec = next(csv.DictReader(f))
-    assert rec['segm_AP_published'] == '26.3' and rec['check'] == 'outside'
-    assert rec['outside_tolerance'] == 'segm/APr'
+    assert ('| rsb_released | IIF_r50_rsb | mask APc (mask_thr_binary 0.4) | 26.2 | '
+            '26.2 (26.8 at a4456bb, 445bc4e, 2279f78, a7561f3) | +0.0 | yes |') in md
+    assert 'fasa_iof_base10_giou16_r50_rfs_cos_norm_4x4_1x_rsb.py' in md
+    assert ('Source: https://github.com/kostas1515/iif/blob/5939b4da96e04c24c0721f6adcced3121'
+            '4a6d3ab/instance_segmentation/README.md') in md
 
 
 def test_plot_weights_standalone(tmp_path):
@@ -245,7 +308,9 @@ def test_full_queue_table_matches_the_runs(full_queue):
         assert csv_rows[row['variant']]['n_runs'] == '2'
         segm = row['metrics']['segm']
         expected_cell = f'{segm["AP"]["mean"]:.1f} ± {segm["AP"]["std"]:.1f}'
-        assert f'| {row["variant"]} | 2 | {expected_cell} |' in md
+        assert f'| {row["variant"]} | 2 | {"; ".join(row["batch"])} | {expected_cell} |' in md
+        # every variant is set against softmax of the same seeds
+        assert row['gap']['status'] == ('baseline' if row['variant'] == 'softmax' else 'ok')
     # two seeds are two different trainings (first logged losses differ)
     first_losses = {}
     for r in state.runs.values():

@@ -1,6 +1,7 @@
-# IIF (raw variant, ln(N / n_c)) on Mask R-CNN R50-FPN, 1x, LVIS v1: the paper's IIF_r50.
-# Published (LVIS v1 val, research README, IIF_r50): mask AP 26.3, APr 18.6, APc 25.2,
-# APf 30.8, box AP 25.8.
+# IIF (raw variant, ln(N / n_c)) on Mask R-CNN R50-FPN, 1x, LVIS v1.
+# No published number belongs to this config: the research README's IIF_r50 row (mask AP 26.3)
+# names no 1x config in any version (MODEL_ZOO.md, iif/data/published_results.csv). Compare a
+# run with the softmax baseline of the same schedule and seeds (the reproduce table does).
 # IIF classifier init as in the research: fc_cls weights 0.001, bias 0.
 _base_ = [
     '../_base_/models/mask_rcnn_r50_fpn.py', '../_base_/datasets/lvis_v1_instance.py',

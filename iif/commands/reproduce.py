@@ -39,7 +39,8 @@ def add_arguments(parser) -> None:
     run.add_argument('--out', default=DEFAULT_OUT, metavar='DIR',
                      help=f'where the table and plots go (default: {DEFAULT_OUT}/)')
     run.add_argument('--tolerance', type=float, default=0.5, metavar='AP',
-                     help='allowed |mean - published| in AP points (default: 0.5)')
+                     help='allowed |mean - published| in AP points, for configs that a published '
+                     'row names (configs/zoo; default: 0.5)')
     run.add_argument('--port', type=int, default=None,
                      help='torchrun master port (default: a free port for each launch)')
     run.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',

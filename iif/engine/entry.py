@@ -118,6 +118,8 @@ def _existing_checkpoints(work_dir: str) -> List[str]:
 def _train(argv: Optional[List[str]]) -> int:
     args = train_parser().parse_args(argv)
     cfg = _load_config(args)
+    from .zoo import refuse_training
+    refuse_training(cfg, args.config)
     from .checkpoint import find_latest_checkpoint
     from .launch import check_process_count
     from .preflight import check_checkpoint_file, check_data
@@ -243,6 +245,9 @@ def test_parser() -> argparse.ArgumentParser:
                    help="fast: the kit's evaluator (default); lvis: the reference lvis-api")
     p.add_argument('--out', metavar='PREFIX',
                    help='also write the detections as PREFIX.bbox.json / PREFIX.segm.json')
+    p.add_argument('--weights-only', action='store_true',
+                   help='refuse a checkpoint that torch.load(weights_only=True) cannot read '
+                        '(default: load it in full, which runs its pickled code, with a note)')
     _common_args(p)
     return p
 
@@ -276,6 +281,12 @@ def _test(argv: Optional[List[str]]) -> int:
     check_checkpoint_file(args.checkpoint)
     check_data([cfg.data.test])
     work_dir = _default_work_dir(args, cfg)
+    from . import zoo as zoo_mod
+    is_main = int(os.environ.get('RANK', '0')) == 0
+    say = print if is_main else (lambda _: None)
+    weights_only = 'always' if args.weights_only else 'auto'
+    # a zoo config (configs/zoo/): checksum of the released checkpoint, published numbers
+    zoo = zoo_mod.prepare(cfg, args.config, args.checkpoint, is_main, args.check_only, say)
 
     import torch
     import torch.distributed as dist
@@ -287,7 +298,7 @@ def _test(argv: Optional[List[str]]) -> int:
     from .records import write_metrics, write_run_records
 
     if args.check_only:
-        read_checkpoint(args.checkpoint)
+        read_checkpoint(args.checkpoint, weights_only=weights_only, say=say)
         print(f'checks passed: {args.checkpoint} can be tested with {args.config}')
         return 0
     info = init_distributed(args.launcher)
@@ -300,7 +311,11 @@ def _test(argv: Optional[List[str]]) -> int:
     if args.eval_backend:
         dataset.eval_backend = args.eval_backend
     model = build_model(cfg, args.config, test=True)
-    ckpt = load_model_weights(model, args.checkpoint)
+    ckpt = load_model_weights(model, args.checkpoint, weights_only=weights_only, say=say,
+                              ignore_keys=zoo.ignore_keys if zoo else (),
+                              strict_extra=zoo is not None)
+    if zoo:
+        say(f'checkpoint meta: {zoo_mod.describe_checkpoint(ckpt)}')
     model.CLASSES = dataset.CLASSES
     model = model.to(torch_device(info))
     if info.device == 'cpu':
@@ -316,6 +331,7 @@ def _test(argv: Optional[List[str]]) -> int:
                           extra=dict(checkpoint=osp.abspath(args.checkpoint),
                                      checkpoint_sha256=_sha256(args.checkpoint),
                                      checkpoint_epoch=ckpt.get('meta', {}).get('epoch'),
+                                     published_model=zoo.model.model if zoo else None,
                                      eval=args.eval,
                                      eval_backend=dataset.eval_backend))
     workers = cfg.data.get('test_dataloader', {}).get('workers_per_gpu',
@@ -331,6 +347,9 @@ def _test(argv: Optional[List[str]]) -> int:
             for iou in args.eval:
                 shards = sorted((run_dir / 'results').glob(f'{iou}.rank*.json'))
                 _merge_shards(shards, Path(f'{args.out}.{iou}.json'))
+        if zoo:
+            from iif.reproduce.results import DEFAULT_TOLERANCE
+            zoo_mod.compare(zoo, metrics, run_dir, DEFAULT_TOLERANCE, say)
         print(f'metrics written to {run_dir / "metrics.json"}', flush=True)
     return 0
 
