@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import torch
 from mmcv import Config
 
 import iif  # noqa: F401
@@ -32,8 +33,9 @@ def test_config_builds_on_cpu(config, smoke_workdir, monkeypatch):
         cfg.model.backbone.init_cfg.checkpoint = str(stand_in)
     model = build_model(cfg, str(config))
     head = model.roi_head.bbox_head
-    classes = head.num_classes
-    assert head.fc_cls.out_features == classes + 1
+    heads = list(head) if isinstance(head, torch.nn.ModuleList) else [head]  # cascade: stages
+    classes = heads[0].num_classes
+    assert all(h.fc_cls.out_features == classes + 1 for h in heads)
     assert model.roi_head.mask_head.num_classes == classes
 
 
