@@ -36,7 +36,9 @@ def test_config_builds_on_cpu(config, smoke_workdir, monkeypatch):
     heads = list(head) if isinstance(head, torch.nn.ModuleList) else [head]  # cascade: stages
     classes = heads[0].num_classes
     assert all(h.fc_cls.out_features == classes + 1 for h in heads)
-    assert model.roi_head.mask_head.num_classes == classes
+    mask_head = model.roi_head.mask_head
+    mask_heads = list(mask_head) if isinstance(mask_head, torch.nn.ModuleList) else [mask_head]
+    assert all(m.num_classes == classes for m in mask_heads)
 
 
 @pytest.mark.parametrize('config', ALL_CONFIGS, ids=rel)
