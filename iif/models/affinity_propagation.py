@@ -7,7 +7,8 @@ runs the same algorithm with the same numerics: the similarity matrix keeps its 
 tie-breaking noise is scaled by that dtype's eps and tiny and drawn from
 ``numpy.random.RandomState(random_state)``, convergence is tested from the iteration after
 ``convergence_iter`` on, and the clusters are numbered in the order of their exemplars.
-``tests/test_fasa.py`` checks equality with scikit-learn where it is installed.
+Compared with scikit-learn 1.7.2 on 600 random matrices: identical labels, exemplars and
+iteration counts (docs/fasa.md); tests/test_fasa.py keeps scikit-learn's result for one matrix.
 
 One behaviour differs between scikit-learn releases: when the messages have not settled after
 ``max_iter`` iterations, 0.23-1.0 return no clusters (every label -1), 1.1 and later return
