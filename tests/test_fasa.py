@@ -11,6 +11,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -24,6 +25,8 @@ from iif.engine.errors import UserError
 from iif.models import fasa
 from iif.models.affinity_propagation import affinity_propagation
 from iif.models.fasa import FASAShared2FCBBoxHead
+from iif.models.fasa_cascade import FASACascadeRoIHead
+from iif.models.fasa_hook import FASAHook
 from iif.models.local_pretrained import BackboneCheckpointError
 
 from conftest import CONFIGS, REPO, cpu_env, explain, run
@@ -33,6 +36,8 @@ FASA_CONFIGS = sorted((CONFIGS / 'fasa').glob('*.py')) + \
 RSB = CONFIGS / 'fasa' / 'fasa_iof_base10_r50_rfs_cos_norm_4x4_1x_rsb_lvis_v1.py'
 SMOKE_FASA_IIF = CONFIGS / 'smoke' / 'fasa' / 'fasa_iif_r18_fpn_smoke.py'
 SMOKE_FASA_IOF = CONFIGS / 'smoke' / 'fasa' / 'fasa_iof_base10_r18_fpn_smoke.py'
+SMOKE_CASCADE = CONFIGS / 'smoke' / 'fasa' / 'fasa_iif_cascade_r18_fpn_smoke.py'
+CASCADE = CONFIGS / 'fasa' / 'fasa_iif_cascade_r101_rfs_cos_norm_4x4_2x_lvis_v1.py'
 HEAD = 'roi_head.bbox_head.'
 UP, DOWN = 1.1, 0.9
 
@@ -228,17 +233,34 @@ def test_adaptation_rule_by_hand():
     assert factor.tolist() == pytest.approx([UP, UP, UP, UP, 1.0])  # group 1: -0.5 only
 
 
-def test_head_adaptation_from_validation_losses(tmp_path):
-    counts = write_counts(tmp_path / 'four.json', [[1], [2, 2], [3], [3, 4]])
-    head = tiny_head(counts, num_classes=4)
+# Six classes; 0 and 5 never seen (zero means). Squared distances by hand (exact in float32):
+SIX_MEANS = [[0, 0], [1, 0], [1.25, 0.5], [4, 4], [4.5, 3.5], [0, 0]]
+SIX_D2 = [[0, 1, 1.8125, 32, 32.5, 0],
+          [1, 0, 0.3125, 25, 24.5, 1],
+          [1.8125, 0.3125, 0, 19.8125, 19.5625, 1.8125],
+          [32, 25, 19.8125, 0, 0.5, 32],
+          [32.5, 24.5, 19.5625, 0.5, 0, 32.5],
+          [0, 1, 1.8125, 32, 32.5, 0]]
+
+
+@pytest.mark.parametrize('rules', ['research', 'earlier'])
+def test_head_adaptation_from_validation_losses(tmp_path, rules):
+    """Two validation passes through the head's loss; p_c updated by the rules computed here.
+    research: signal_c = (sum of class c's RoI losses) / (all 10 RoIs, background included),
+    groups by affinity propagation (random_state 1) on the positive squared distances SIX_D2
+    of all six class means, group change = sum over members of (pass 2 - pass 1).
+    earlier (options mean_fg / negative_seen): mean loss over the class's RoIs, groups on
+    the negative distances of the four seen classes."""
+    counts = write_counts(tmp_path / 'six.json', [[1], [2, 2], [3], [3, 4], [5], [6]])
+    options = {} if rules == 'research' else dict(adapt_signal='mean_fg',
+                                                  grouping='negative_seen')
+    head = tiny_head(counts, num_classes=6, **options)
     p0 = head.fasa_prob.clone()
-    # two obvious groups of class means: {0, 1} and {2, 3}
-    head.fasa_mean.copy_(torch.tensor([[0., 0., 0.], [0.1, 0., 0.], [10., 10., 10.],
-                                       [10., 10.1, 10.]]))
-    head.fasa_updates.fill_(1)
+    head.fasa_mean.copy_(F.pad(torch.tensor(SIX_MEANS, dtype=torch.float32), (0, 1)))
+    head.fasa_updates.copy_(torch.tensor([0., 1, 1, 1, 1, 0]))
     head.eval()
-    x = torch.randn(8, 4, 1, 1)
-    labels = [0, 0, 1, 2, 2, 3, 4, 4]  # 4: background, not counted
+    x = torch.randn(10, 4, 1, 1)
+    labels = torch.tensor([0, 1, 1, 2, 3, 3, 4, 5, 6, 6])  # 6: background
     w = iif_raw_weights(counts)
 
     def validation_pass():
@@ -247,27 +269,207 @@ def test_head_adaptation_from_validation_losses(tmp_path):
         t = targets(labels)
         with torch.no_grad():
             head.loss(cls_score, bbox_pred, *t.values())
-        per = F.cross_entropy(cls_score.detach() * w, t['labels'], reduction='none')
-        return torch.tensor([float(per[t['labels'] == c].mean()) for c in range(4)])
+        per = F.cross_entropy(cls_score.detach() * w, labels, reduction='none')
+        if rules == 'research':
+            return torch.tensor([float(per[labels == c].sum()) / 10 for c in range(6)])
+        return torch.tensor([float(per[labels == c].mean()) for c in range(6)])
 
-    losses1 = validation_pass()
+    signal1 = validation_pass()
     info = head.fasa_adapt()
     assert not info['compared'] and torch.equal(head.fasa_prob, p0)  # first pass: baseline
-    assert head.fasa_prev_loss.tolist() == pytest.approx(losses1.tolist(), rel=1e-5)
-    assert head.fasa_prev_valid.tolist() == [True] * 4
+    assert head.fasa_prev_loss.tolist() == pytest.approx(signal1.tolist(), rel=1e-5)
+    assert head.fasa_prev_valid.tolist() == [True] * 6
 
-    # raising the logits of classes 0 and 1 lowers their losses and raises those of 2 and 3
+    # raising the logits of classes 1 and 2 lowers their losses and raises those of 3 and 4
     with torch.no_grad():
-        head.fc_cls.bias[:2] += 3
-    losses2 = validation_pass()
-    assert (losses2[:2] < losses1[:2]).all() and (losses2[2:] > losses1[2:]).all()
+        head.fc_cls.bias[1:3] += 3
+    signal2 = validation_pass()
+    assert (signal2[1:3] < signal1[1:3]).all() and (signal2[3:5] > signal1[3:5]).all()
     info = head.fasa_adapt()
-    assert info['compared'] and info['clusters'] == 2
-    assert info['raised'] == 2 and info['lowered'] == 2
-    expected = p0 * torch.tensor([UP, UP, DOWN, DOWN])
-    assert head.fasa_prob.tolist() == pytest.approx(expected.tolist())
-    assert head.fasa_prev_loss.tolist() == pytest.approx(losses2.tolist(), rel=1e-5)
+    if rules == 'research':
+        result = affinity_propagation(np.array(SIX_D2, dtype=np.float32), random_state=1)
+        assert result.converged and result.labels.tolist() == [0] * 6  # see below
+    else:
+        d2 = np.array(SIX_D2)[1:5, 1:5]
+        off_diagonal = -d2[~np.eye(4, dtype=bool)]
+        result = affinity_propagation(-d2, preference=np.median(off_diagonal), random_state=0)
+        assert result.labels.tolist() == [0, 0, 1, 1]  # {1, 2} and {3, 4}
+    groups = result.labels.tolist()
+    members_of = [list(range(6))] * 1 if rules == 'research' else \
+        [[1 + i for i, g in enumerate(groups) if g == k] for k in sorted(set(groups))]
+    factor = torch.ones(6)
+    for members in members_of:
+        change = float(signal2[members].sum() - signal1[members].sum())
+        factor[members] = UP if change < 0 else DOWN
+    assert info['compared'] and info['clusters'] == len(members_of)
+    assert head.fasa_prob.tolist() == pytest.approx((p0 * factor).tolist())
+    assert head.fasa_prev_loss.tolist() == pytest.approx(signal2.tolist(), rel=1e-5)
     assert not head._fasa_accumulating and float(head._fasa_val_count.sum()) == 0
+    if rules == 'earlier':
+        assert factor.tolist() == pytest.approx([1.0, UP, UP, DOWN, DOWN, 1.0])
+
+
+# ------------------------------------------------------------ the research rules by hand
+def test_research_signal_is_a_share_of_all_val_rois():
+    # 3 classes + background: loss sums 0.6, 0, 0.9 and 2.0 over 2, 0, 3 and 5 RoIs
+    loss_sum = torch.tensor([0.6, 0.0, 0.9, 2.0])
+    count = torch.tensor([2.0, 0.0, 3.0, 5.0])
+    signal, valid, usable = fasa.validation_signal(loss_sum, count, 3, 'research')
+    assert signal.tolist() == pytest.approx([0.06, 0.0, 0.09])  # / 10 RoIs
+    assert valid.tolist() == [True, True, True] and usable
+    signal, valid, usable = fasa.validation_signal(loss_sum, count, 3, 'mean_fg')
+    assert signal.tolist() == pytest.approx([0.3, 0.0, 0.3])
+    assert valid.tolist() == [True, False, True] and usable
+    _, _, usable = fasa.validation_signal(torch.zeros(4), torch.zeros(4), 3, 'research')
+    assert not usable
+    _, _, usable = fasa.validation_signal(torch.tensor([0, 0, 0, 2.]),
+                                          torch.tensor([0, 0, 0, 5.]), 3, 'mean_fg')
+    assert not usable  # background only: nothing to compare for mean_fg
+
+
+def test_research_group_change_sums_every_member():
+    """Groups {0, 1} and {2, 3}. Research: class 1 had no RoIs before (signal 0) and now has
+    some, so group 0 changes by (0.05 + 0.02) - (0.06 + 0) = +0.01 (p_c down); group 1 by
+    (0.09 + 0) - (0.09 + 0.01) = -0.01 (p_c up). The earlier rule drops class 1 (no loss in
+    the first pass) and class 3 (none now): group 0 -0.01 (up), group 1 0 (unchanged)."""
+    prob = torch.tensor([0.5, 0.4, 0.3, 0.2])
+    clusters = torch.tensor([0, 0, 1, 1])
+    before = torch.tensor([0.06, 0.0, 0.09, 0.01])
+    now = torch.tensor([0.05, 0.02, 0.09, 0.0])
+    every = torch.ones(4, dtype=torch.bool)
+    new, factor = fasa.adapt_probabilities(prob, clusters, now, every, before, every, UP, DOWN)
+    assert factor.tolist() == pytest.approx([DOWN, DOWN, UP, UP])
+    assert new.tolist() == pytest.approx([0.45, 0.36, 0.33, 0.22])
+    _, factor = fasa.adapt_probabilities(
+        prob, clusters, now, torch.tensor([True, True, True, False]), before,
+        torch.tensor([True, False, True, True]), UP, DOWN)
+    assert factor.tolist() == pytest.approx([UP, UP, 1.0, 1.0])
+
+
+def test_research_grouping_uses_positive_distances_over_all_classes():
+    mean = torch.tensor(SIX_MEANS, dtype=torch.float32)
+    seen = torch.tensor([False, True, True, True, True, False])
+    d2 = fasa.research_squared_distances(mean)
+    assert d2.dtype == np.float32 and d2.tolist() == SIX_D2  # exact in float32
+    clusters, info = fasa.group_classes(mean, seen, 'research')
+    # what scikit-learn 1.7.2 gives for AffinityPropagation(affinity='precomputed',
+    # random_state=1).fit(SIX_D2 as float32): one cluster around class 4 (19 iterations)
+    result = affinity_propagation(np.array(SIX_D2, dtype=np.float32), random_state=1)
+    assert result.converged and result.iterations == 19
+    assert result.labels.tolist() == [0] * 6 and result.exemplars.tolist() == [4]
+    assert clusters.tolist() == [0] * 6 and info == dict(clusters=1, converged=True)
+    # the median of the whole matrix (zeros on the diagonal included) is the preference
+    assert np.median(np.array(SIX_D2)) == 1.8125
+    assert affinity_propagation(np.array(SIX_D2, dtype=np.float32), preference=1.8125,
+                                random_state=1).labels.tolist() == [0] * 6
+    # the earlier rule: negative distances among the 4 seen classes -> {1, 2}, {3, 4}
+    clusters, info = fasa.group_classes(mean, seen, 'negative_seen')
+    assert clusters.tolist() == [-1, 0, 0, 1, 1, -1] and info['clusters'] == 2
+
+
+def test_unconverged_affinity_propagation_gives_no_groups_by_default(monkeypatch):
+    mean = torch.tensor(SIX_MEANS, dtype=torch.float32)
+    seen = torch.ones(6, dtype=torch.bool)
+    original = fasa.affinity_propagation
+    monkeypatch.setattr(fasa, 'affinity_propagation',
+                        lambda *args, **kwargs: original(*args, max_iter=10, **kwargs))
+    clusters, info = fasa.group_classes(mean, seen, 'research', 'no_groups')
+    assert clusters.tolist() == [-1] * 6 and info == dict(clusters=0, converged=False)
+    clusters, info = fasa.group_classes(mean, seen, 'research', 'last_exemplars')
+    assert clusters.tolist() == [0] * 6 and info == dict(clusters=1, converged=False)
+
+
+def test_fasa_rule_options_are_checked(tiny_counts):
+    with pytest.raises(UserError, match="grouping='negative' is not one of 'research', "
+                                        "'negative_seen'"):
+        tiny_head(tiny_counts, grouping='negative')
+    with pytest.raises(UserError, match='virtual_rng'):
+        tiny_head(tiny_counts, virtual_rng='shared')
+    with pytest.raises(UserError, match='aug_start_epoch=-1'):
+        tiny_head(tiny_counts, aug_start_epoch=-1)
+    head = tiny_head(tiny_counts)
+    assert {k: head.fasa_cfg[k] for k in fasa.FASA_CHOICES} == dict(
+        grouping='research', unconverged='no_groups', adapt_signal='research',
+        virtual_rng='per_rank')
+
+
+def test_aug_start_epoch_none_never_samples(tiny_counts):
+    head = tiny_head(tiny_counts, aug_start_epoch=None)
+    head.train()
+    head.fasa_prob.fill_(1.0)
+    for epoch in (0, 1, 5):
+        head.fasa_set_epoch(epoch, seed=1)
+        losses, _, _ = forward_loss(head, torch.randn(4, 4, 1, 1), [0, 1, 2, 3])
+        assert float(losses['loss_cls_aug']) == 0.0
+    assert head.fasa_updates.tolist() == [3, 3, 3]  # the statistics are still kept
+
+
+# ------------------------------------------------------ virtual features: per-rank draws
+def drawn_features(head, steps: int = 3):
+    """The virtual features one process draws in ``steps`` training steps."""
+    out = []
+    for _ in range(steps):
+        features, labels = fasa.sample_virtual_features(head.fasa_mean, head.fasa_var,
+                                                        head.fasa_prob, head.fasa_updates > 0,
+                                                        generator=head._fasa_generator)
+        out.append((features.clone(), labels.clone()))
+    return out
+
+
+def same_draws(a, b) -> bool:
+    return all(torch.equal(fa, fb) and torch.equal(la, lb) for (fa, la), (fb, lb) in zip(a, b))
+
+
+def fake_runner(model, epoch: int, rank: int, seed=11):
+    return SimpleNamespace(model=model, epoch=epoch, rank=rank, meta=dict(seed=seed),
+                           logger=None)
+
+
+def test_virtual_features_per_rank_and_exact_on_resume(tiny_counts):
+    """FASAHook seeds each head's generator from (run seed, epoch, rank, head): the ranks draw
+    differently, and a fresh process (a resumed run) restoring the checkpoint draws exactly
+    what the uninterrupted run drew in that epoch."""
+    head = tiny_head(tiny_counts)
+    head.fasa_mean.normal_()
+    head.fasa_var.uniform_(0.5, 2.0)
+    head.fasa_updates.fill_(1)
+    head.fasa_prob.fill_(0.7)
+    hook = FASAHook()
+    hook.before_run(fake_runner(head, 0, 0))
+    hook.before_train_epoch(fake_runner(head, 3, 0))
+    rank0 = drawn_features(head)
+    state = head.state_dict()
+
+    resumed = tiny_head(tiny_counts)
+    resumed.load_state_dict(state)
+    torch.manual_seed(12345)  # the global RNG is not what the draws depend on
+    hook2 = FASAHook()
+    hook2.before_run(fake_runner(resumed, 3, 0))
+    hook2.before_train_epoch(fake_runner(resumed, 3, 0))
+    assert same_draws(drawn_features(resumed), rank0)
+
+    hook2.before_train_epoch(fake_runner(resumed, 3, 1))
+    assert not same_draws(drawn_features(resumed), rank0)  # another rank
+    hook2.before_train_epoch(fake_runner(resumed, 4, 0))
+    assert not same_draws(drawn_features(resumed), rank0)  # another epoch
+    hook2.before_train_epoch(fake_runner(resumed, 3, 0, seed=12))
+    assert not same_draws(drawn_features(resumed), rank0)  # another run seed
+    assert fasa.virtual_feature_seed(11, 3, 0) == fasa.virtual_feature_seed(11, 3, 0)
+    assert len({fasa.virtual_feature_seed(11, 3, 0, stream) for stream in range(3)}) == 3
+    assert 0 <= fasa.virtual_feature_seed(2 ** 40, 10 ** 6, 7, 2) < 2 ** 63
+
+    # the earlier rule: the global RNG, identical on every rank once seeded alike
+    shared = tiny_head(tiny_counts, virtual_rng='global')
+    shared.load_state_dict(state)
+    hook3 = FASAHook()
+    hook3.before_run(fake_runner(shared, 3, 0))
+    draws = []
+    for rank in (0, 1):
+        hook3.before_train_epoch(fake_runner(shared, 3, rank))
+        assert shared._fasa_generator is None
+        torch.manual_seed(5)
+        draws.append(drawn_features(shared))
+    assert same_draws(*draws)
 
 
 def test_state_is_in_the_state_dict_and_loads_back(tiny_counts):
@@ -320,7 +522,7 @@ def test_affinity_propagation_two_obvious_clusters():
     result = affinity_propagation(-(x - x.T) ** 2)
     assert result.converged
     assert result.labels.tolist() == [0, 0, 0, 1, 1, 1]
-    assert sorted(result.exemplars.tolist()) == [1, 4]  # the middle point of each
+    assert result.exemplars.tolist() == [1, 4]  # the middle point of each, ascending
 
 
 def test_affinity_propagation_blobs_and_edge_cases():
@@ -350,18 +552,39 @@ def test_fasa_config_builds_on_cpu(config, smoke_workdir, monkeypatch, tmp_path)
         fake.write_bytes(b'x')  # only its existence is checked when building
         cfg.merge_from_dict({'model.backbone.init_cfg.checkpoint': str(fake)})
     model = build_model(cfg, str(config))
-    head = model.roi_head.bbox_head
-    assert isinstance(head, FASAShared2FCBBoxHead)
+    cascade = 'cascade' in config.name
+    heads = list(model.roi_head.bbox_head) if cascade else [model.roi_head.bbox_head]
+    assert all(isinstance(head, FASAShared2FCBBoxHead) for head in heads)
+    head = heads[0]
     assert cfg.workflow == [('train', 1), ('val', 1)]
     assert dict(type='FASAHook') in cfg.custom_hooks
-    assert type(head.fc_cls).__name__ == 'NormedLinear'
-    assert type(model.roi_head.mask_head.conv_logits).__name__ == 'NormedConv2d'
-    assert model.roi_head.mask_head.conv_logits.tempearture == 20
     name = config.name
     iif_variant = 'iif' in name or 'iof' in name
-    assert head.fc_cls.tempearture == (8 if iif_variant else 20)
-    assert type(head.loss_cls).__name__ == ('IIFLoss' if iif_variant else 'CrossEntropyLoss')
-    if 'iof_base10' in name:
+    for stage in heads:
+        assert type(stage.fc_cls).__name__ == 'NormedLinear'
+        assert stage.fc_cls.tempearture == (8 if iif_variant else 20)
+        assert type(stage.loss_cls).__name__ == ('IIFLoss' if iif_variant else 'CrossEntropyLoss')
+        assert {k: stage.fasa_cfg[k] for k in fasa.FASA_CHOICES} == dict(
+            grouping='research', unconverged='no_groups', adapt_signal='research',
+            virtual_rng='per_rank')  # the research rules
+        assert stage.fasa_cfg['aug_start_epoch'] == (None if cascade else 1)
+    mask_heads = list(model.roi_head.mask_head) if cascade else [model.roi_head.mask_head]
+    for mask_head in mask_heads:
+        assert type(mask_head.conv_logits).__name__ == 'NormedConv2d'
+        assert mask_head.conv_logits.tempearture == 20
+    if cascade:
+        assert isinstance(model.roi_head, FASACascadeRoIHead) and len(heads) == 3
+        assert model.roi_head.stage_loss_weights == [1, 0.5, 0.25]
+        assert [list(h.bbox_coder.stds) for h in heads] == [
+            [0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1], [0.33, 0.33, 0.067, 0.067]]
+        assert not any(h.reg_class_agnostic for h in heads)
+        assert [r.assigner.pos_iou_thr for r in cfg.model.train_cfg.rcnn] == [0.5, 0.6, 0.7]
+        assert cfg.model.test_cfg.rcnn.nms.iou_threshold == 0.3
+        assert head.loss_cls.variant == 'raw'
+        if 'smoke' not in str(config):
+            assert cfg.model.backbone.depth == 101 and cfg.fp16 == dict(loss_scale=512.0)
+            assert cfg.model.train_cfg.rpn_proposal.max_per_img == 2000
+    elif 'iof_base10' in name:
         assert head.loss_cls.variant == 'base10_obj'
         assert cfg.model.test_cfg.rcnn.nms.iou_threshold == 0.3
     elif 'iif' in name:
@@ -431,20 +654,19 @@ def fasa_state(checkpoint: Path):
 
 
 def expected_adaptation(before: dict, after: dict) -> torch.Tensor:
-    """Recompute one epoch's update from two checkpoints: groups by affinity propagation on
-    the class means (numpy distances here), group change = summed change of mean loss."""
-    seen = torch.nonzero(after['fasa_updates'] > 0).squeeze(1)
-    m = after['fasa_mean'][seen].double().numpy()
-    d2 = ((m[:, None, :] - m[None, :, :]) ** 2).sum(-1)
-    groups = affinity_propagation(-d2).labels
-    both = after['fasa_prev_valid'] & before['fasa_prev_valid']
-    delta = torch.where(both, after['fasa_prev_loss'] - before['fasa_prev_loss'],
-                        torch.zeros(()))
+    """Recompute one epoch's update from two checkpoints by the research rules: groups by
+    affinity propagation (random_state 1) on the positive squared distances of all class
+    means, none if it did not converge; a group's change is the sum over all members of the
+    stored signal (loss share of all val RoIs) after minus before."""
+    result = affinity_propagation(fasa.research_squared_distances(after['fasa_mean']),
+                                  random_state=1)
     factor = torch.ones_like(before['fasa_prob'])
-    for g in set(groups.tolist()):
-        members = seen[torch.as_tensor(groups == g)]
-        change = float(delta[members].double().sum())
-        factor[members] = UP if change < 0 else DOWN if change > 0 else 1.0
+    if result.converged:
+        for g in set(result.labels.tolist()):
+            members = torch.as_tensor(result.labels == g)
+            change = float(after['fasa_prev_loss'][members].double().sum()
+                           - before['fasa_prev_loss'][members].double().sum())
+            factor[members] = UP if change < 0 else DOWN if change > 0 else 1.0
     return (before['fasa_prob'] * factor).clamp(0, 1)
 
 
@@ -550,3 +772,46 @@ def test_fasa_checkpoint_is_testable(two_process_run, smoke_workdir):
     metrics = json.loads((sorted(work_dir.glob('test_*'))[-1] / 'metrics.json').read_text())
     for iou in ('bbox', 'segm'):
         assert 0.0 <= metrics[iou]['AP'] <= 1.0
+
+
+# ------------------------------------------------------------------------ cascade FASA
+def test_cascade_refuses_plain_stage_heads_and_differing_rules(smoke_workdir, monkeypatch):
+    monkeypatch.chdir(smoke_workdir)
+    cfg = Config.fromfile(str(SMOKE_CASCADE))
+    stage = cfg.model.roi_head.bbox_head[1]
+    for key in ('instance_counts', 'fasa_cfg'):
+        stage.pop(key)
+    stage.type = 'Shared2FCBBoxHead'
+    with pytest.raises(UserError, match=r"stage 1 \(Shared2FCBBoxHead\) is not"):
+        build_model(cfg, str(SMOKE_CASCADE))
+    cfg = Config.fromfile(str(SMOKE_CASCADE))
+    cfg.model.roi_head.bbox_head[2].fasa_cfg.decay_ratio = 0.2
+    with pytest.raises(UserError, match=r"fasa_cfg differ in \['decay_ratio'\]"):
+        build_model(cfg, str(SMOKE_CASCADE))
+
+
+@pytest.mark.slow
+def test_cascade_trains_every_stage_with_fasa(smoke_workdir):
+    """The smoke cascade for 2 epochs with virtual features from epoch 2 (the FASA-intended
+    cascade, aug_start_epoch=1): every stage samples virtual features and adapts its own p_c
+    by the research rules; all three heads' states are in the checkpoint."""
+    work_dir = smoke_workdir / 'work_dirs' / 'fasa_cascade'
+    options = [f'model.roi_head.bbox_head.{i}.fasa_cfg.aug_start_epoch=1' for i in range(3)]
+    result = run([sys.executable, REPO / 'tools' / 'train.py', SMOKE_CASCADE, '--work-dir',
+                  work_dir, '--seed', 3, '--no-validate', '--cfg-options', *options],
+                 cwd=smoke_workdir)
+    assert result.returncode == 0, explain(result)
+    output = result.stdout + result.stderr
+    ckpts = [torch.load(work_dir / f'epoch_{e}.pth', map_location='cpu') for e in (1, 2)]
+    for i in range(3):
+        prefix = f'roi_head.bbox_head.{i}.'
+        s1, s2 = ({k[len(prefix):]: v for k, v in c['state_dict'].items()
+                   if k.startswith(prefix + 'fasa_')} for c in ckpts)
+        assert set(s1) == set(fasa.STATE_BUFFERS)
+        assert bool((s2['fasa_updates'] > s1['fasa_updates']).all())
+        assert torch.allclose(s2['fasa_prob'], expected_adaptation(s1, s2), rtol=1e-5)
+        assert f'FASA (roi_head.bbox_head.{i}) after epoch 2' in output
+    train = [r for r in log_records(work_dir) if r.get('mode') == 'train']
+    for i in range(3):
+        assert all(r[f's{i}.loss_cls_aug'] == 0 for r in train if r['epoch'] == 1)
+        assert any(r[f's{i}.loss_cls_aug'] > 0 for r in train if r['epoch'] == 2)

@@ -2,7 +2,8 @@
 from .iif_loss import IIFLoss
 from .normed_linear import IIFNormedLinear
 from .fasa import FASAConvFCBBoxHead, FASAShared2FCBBoxHead
+from .fasa_cascade import FASACascadeRoIHead
 from .local_pretrained import LocalPretrainedResNet, LocalPretrainedResNeXt
 
 __all__ = ['IIFLoss', 'IIFNormedLinear', 'FASAShared2FCBBoxHead', 'FASAConvFCBBoxHead',
-           'LocalPretrainedResNet', 'LocalPretrainedResNeXt']
+           'FASACascadeRoIHead', 'LocalPretrainedResNet', 'LocalPretrainedResNeXt']

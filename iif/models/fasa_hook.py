@@ -5,7 +5,7 @@ validation pass (``model.val_step``: mmdet's ``BaseDetector.val_step`` computes 
 losses on the val batches, under ``torch.no_grad`` and in eval mode). The hook
 
 * before each training epoch tells the FASA heads the epoch (virtual features from the second
-  epoch on);
+  epoch on) and, for their per-process virtual-feature generators, the run seed and the rank;
 * before each validation pass switches them to accumulating per-class classification losses;
 * after it, runs the adaptive sampling update on every process, checks that all processes
   hold the same FASA state, and logs a summary (also into the val line of the log);
@@ -58,8 +58,9 @@ class FASAHook(Hook):
                 'FASA: no validation pass ran after the last training epoch, so the sampling '
                 "probabilities are not adapted; use workflow = [('train', 1), ('val', 1)]")
             self._warned_no_val = True
-        for _, head in self.heads:
-            head.fasa_set_epoch(runner.epoch)
+        seed = (runner.meta or {}).get('seed')  # recorded by tools/train.py
+        for stream, (_, head) in enumerate(self.heads):
+            head.fasa_set_epoch(runner.epoch, seed=seed, rank=runner.rank, stream=stream)
         self._ckpt_before_epoch = self._last_checkpoint(runner)
 
     def after_train_epoch(self, runner):
@@ -77,9 +78,14 @@ class FASAHook(Hook):
             diff = head.fasa_sync()
             label = f'FASA ({name})' if len(self.heads) > 1 else 'FASA'
             if info['compared']:
-                what = (f"{info['clusters']} class groups (affinity propagation"
-                        f"{'' if info['converged'] else ' did NOT converge; last exemplars used'}"
-                        f"), p_c raised for {info['raised']} classes and lowered for "
+                if info['converged']:
+                    how = ''
+                elif info['clusters']:
+                    how = ' did NOT converge; last exemplars used'
+                else:
+                    how = ' did NOT converge; no groups, so p_c unchanged'
+                what = (f"{info['clusters']} class groups (affinity propagation{how}), "
+                        f"p_c raised for {info['raised']} classes and lowered for "
                         f"{info['lowered']}")
             else:
                 what = f"p_c unchanged ({info['reason']})"
