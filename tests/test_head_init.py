@@ -28,7 +28,8 @@ from conftest import CONFIGS
 
 INIT_CONFIGS = sorted((CONFIGS / 'fasa').glob('*.py')) + \
     sorted((CONFIGS / 'smoke' / 'fasa').glob('*.py')) + \
-    [CONFIGS / 'iif' / 'iif_r50_fpn_cos_4x4_1x_lvis_v1.py']
+    sorted((CONFIGS / 'iif').glob('*_cos_*.py')) + \
+    sorted((CONFIGS / 'baselines').glob('*_cos_*.py'))
 NORMAL_TAIL = math.erfc(math.sqrt(3) / math.sqrt(2))  # P(|z| > sqrt 3) = 0.0833
 # The research values for the LVIS R50/R101 heads (256 x 7 x 7 RoI features, 1203 classes).
 LVIS_STD = {'shared_fcs.0': math.sqrt(2 / (12544 + 1024)),  # 0.012141
