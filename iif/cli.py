@@ -2,6 +2,9 @@
 
 Sub-command modules are imported only when chosen, so ``iif weights`` starts without torch.
 Each module defines ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``.
+
+A :class:`iif.errors.UserError` (bad input, missing data) prints ``iif COMMAND: error: ...`` and
+exits with status 2; any other exception is a bug and shows its traceback (status 1).
 """
 from __future__ import annotations
 
@@ -20,10 +23,6 @@ COMMANDS = {
     'env': 'env',
     'reproduce': 'reproduce',
 }
-
-
-class CommandError(Exception):
-    """An error the user can fix; printed without a traceback, exit status 2."""
 
 
 def _load(name: str):
@@ -53,11 +52,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 2
         parser.parse_args(argv[:1] if selected else argv)  # prints usage and exits 2
     args = build_parser(selected).parse_args(argv)
+    from iif.errors import UserError
     try:
         return int(_load(selected).run(args) or 0)
-    except (CommandError, FileNotFoundError, ValueError) as e:
+    except UserError as e:
         print(f'iif {selected}: error: {e}', file=sys.stderr)
-        return 2
+        return e.exit_code
 
 
 if __name__ == '__main__':

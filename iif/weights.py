@@ -24,6 +24,8 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Callable, Dict, List, Sequence, Union
 
+from iif.errors import MissingFileError, UserError
+
 _STANDARD_NORMAL = NormalDist()
 
 # f(count, total) for each base variant; the *_obj forms apply the same f to instance counts.
@@ -52,7 +54,7 @@ FREQUENCY_GROUPS = ('r', 'c', 'f')
 CSV_COLUMNS = ['id', 'name', 'frequency', 'image_count', 'instance_count'] + VARIANTS
 
 
-class WeightsError(ValueError):
+class WeightsError(UserError, ValueError):
     """Raised for any input that cannot give well-defined IIF weights."""
 
 
@@ -106,7 +108,7 @@ def load_json(path: Union[str, os.PathLike]) -> dict:
     """Parse a (possibly GB-sized) JSON file, with orjson when available."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f'annotation file not found: {path}')
+        raise MissingFileError(f'annotation file not found: {path}')
     try:
         import orjson
     except ImportError:  # the standard library is slower but gives the same result
@@ -225,7 +227,7 @@ def read_weights_csv(path: Union[str, os.PathLike], variant: str) -> List[float]
     _check_variant(variant)
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f'weights file not found: {path}')
+        raise MissingFileError(f'weights file not found: {path}')
     with open(path, newline='', encoding='utf-8') as f:
         reader = csv.DictReader(f)
         if variant not in (reader.fieldnames or []):

@@ -108,3 +108,115 @@ def test_truncated_annotation_file(smoke_workdir, tmp_path):
     result = run([PY, TRAIN, SMOKE_IIF], cwd=root)
     assert_refused(result, 'lvis_v1_val.json: truncated or invalid JSON')
     assert not (root / 'work_dirs').exists()
+
+
+# ------------------------------------------------------------- one user-error base class
+def test_user_errors_share_one_base_class():
+    from iif import errors
+    from iif.engine.errors import UserError
+    from iif.evaluation.inputs import GroundTruthFormatError, ResultsFormatError
+    from iif.lvisdata.catalog import DataError
+    from iif.lvisdata.verify import DataRootError
+    from iif.models.fasa import FASAConfigError
+    from iif.models.local_pretrained import BackboneCheckpointError
+    from iif.reproduce.errors import QueueBusy, ReproduceError
+    from iif.weights import WeightsError
+    assert UserError is errors.UserError
+    for cls in (GroundTruthFormatError, ResultsFormatError, DataError, DataRootError,
+                FASAConfigError, BackboneCheckpointError, QueueBusy, ReproduceError,
+                WeightsError, errors.MissingFileError):
+        assert issubclass(cls, errors.UserError), cls
+    for cls in (GroundTruthFormatError, ResultsFormatError, DataRootError, ReproduceError,
+                WeightsError):  # callers that catch ValueError still do
+        assert issubclass(cls, ValueError), cls
+    assert issubclass(errors.MissingFileError, FileNotFoundError)
+
+
+def test_error_module_imports_neither_torch_nor_the_engine():
+    import subprocess
+    import sys
+    code = ('import sys; sys.modules["torch"] = None; sys.modules["iif.engine"] = None; '
+            'import importlib.util, pathlib; '
+            'spec = importlib.util.spec_from_file_location("e", sys.argv[1]); '
+            'm = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); '
+            'assert m.UserError.exit_code == 2')
+    result = subprocess.run([sys.executable, '-c', code, str(REPO / 'iif' / 'errors.py')],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_entry_points_print_user_errors_and_show_bugs(capsys):
+    from iif.engine.entry import _report
+    from iif.lvisdata.verify import DataRootError
+    from iif.weights import WeightsError
+
+    def fails(error):
+        def fn(argv):
+            raise error
+        return fn
+
+    for error in (DataRootError('the LVIS data root /x is not usable'),
+                  WeightsError('unknown IIF variant')):
+        assert _report(fails(error), []) == 2
+        assert f'error: {error}\n' in capsys.readouterr().err
+    with pytest.raises(ValueError, match='a bug'):  # not a user error: the traceback shows
+        _report(fails(ValueError('a bug')), [])
+
+
+def test_cli_prints_user_errors_and_shows_bugs(monkeypatch, capsys):
+    from iif.cli import main
+    from iif.commands import env
+    from iif.reproduce.errors import ReproduceError
+
+    def raise_(error):
+        def run(args):
+            raise error
+        return run
+
+    monkeypatch.setattr(env, 'run', raise_(ReproduceError('bad option')))
+    assert main(['env']) == 2
+    assert capsys.readouterr().err.endswith('iif env: error: bad option\n')
+    for bug in (ValueError('a bug'), FileNotFoundError('/opt/kit/data/missing.tsv')):
+        monkeypatch.setattr(env, 'run', raise_(bug))
+        with pytest.raises(type(bug)):
+            main(['env'])
+
+
+def test_cli_bug_exits_1_with_traceback(tmp_path):
+    import subprocess
+    import sys
+    code = ('import sys; from iif.cli import main; import iif.commands.env as e; '
+            'e.run = lambda args: int("not a number"); sys.exit(main(["env"]))')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            cwd=REPO)
+    assert result.returncode == 1
+    assert 'Traceback' in result.stderr and 'ValueError: invalid literal' in result.stderr
+
+
+# ---------------------------------------------------------------- a broken config
+@pytest.mark.parametrize('body, line, kind', [
+    ("model = dict(\n    type='MaskRCNN',\n    backbone=dict(depth=18)\n    neck=None)\n", 3,
+     'SyntaxError'),
+    ("lr = 0.02\nwarmup = lr * warmup_ratio\n", 2, 'NameError'),
+])
+def test_broken_config_names_its_file_and_line(tmp_path, body, line, kind, capsys):
+    from iif.engine.entry import train_main
+    config = tmp_path / 'broken.py'
+    config.write_text(body)
+    assert train_main([str(config), '--work-dir', str(tmp_path / 'wd')]) == 2
+    err = capsys.readouterr().err
+    assert f'{config}, line {line}: {kind}' in err, err
+    assert body.splitlines()[line - 1].strip() in err
+    assert not (tmp_path / 'wd').exists()
+
+
+def test_broken_base_config_names_the_base_file(tmp_path, capsys):
+    from iif.engine.entry import test_main
+    base = tmp_path / '_base_' / 'runtime.py'
+    base.parent.mkdir()
+    base.write_text('log_level = "INFO"\nworkflow = [("train", 1)\n')
+    config = tmp_path / 'child.py'
+    config.write_text("_base_ = ['_base_/runtime.py']\n")
+    assert test_main([str(config), str(tmp_path / 'ckpt.pth')]) == 2
+    err = capsys.readouterr().err
+    assert f'{base}, line 2: SyntaxError' in err and str(config) in err, err

@@ -18,14 +18,15 @@ REPORTED = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf']
 
 @pytest.fixture(scope='module')
 def trained(smoke_workdir):
-    """One epoch on 2 CPU processes, then --auto-resume to a second epoch."""
+    """One epoch on 2 CPU processes, then --auto-resume to a second epoch (without --seed: the
+    resumed run takes it from the checkpoint)."""
     work_dir = smoke_workdir / 'work_dirs' / 'iif_2proc'
     first = run(['bash', DIST_TRAIN, SMOKE_IIF, 2, '--work-dir', work_dir, '--seed', 7,
                  '--cfg-options', 'runner.max_epochs=1', 'evaluation.interval=1'],
                 cwd=smoke_workdir)
     assert first.returncode == 0, explain(first)
     assert (work_dir / 'epoch_1.pth').is_file()
-    second = run(['bash', DIST_TRAIN, SMOKE_IIF, 2, '--work-dir', work_dir, '--seed', 7,
+    second = run(['bash', DIST_TRAIN, SMOKE_IIF, 2, '--work-dir', work_dir,
                   '--auto-resume', '--cfg-options', 'runner.max_epochs=2',
                   'evaluation.interval=1'], cwd=smoke_workdir)
     assert second.returncode == 0, explain(second)
@@ -38,7 +39,7 @@ def test_training_writes_checkpoints_and_run_records(trained):
     assert 'train.py' in (work_dir / 'command.txt').read_text()
     assert "type='IIFLoss'" in (work_dir / 'config.py').read_text()
     run_record = json.loads((work_dir / 'run.json').read_text())
-    assert run_record['seed'] == 7 and run_record['world_size'] == 2
+    assert run_record['seed'] == 7 and run_record['world_size'] == 2  # from epoch_1.pth
     assert run_record['device'] == 'cpu'
     assert run_record['resumed_from'].endswith('epoch_1.pth')
     assert run_record['last_checkpoint'].endswith('epoch_2.pth')

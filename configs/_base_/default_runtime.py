@@ -11,5 +11,6 @@ log_level = 'INFO'
 load_from = None
 resume_from = None
 workflow = [('train', 1)]
+# Applied by train and test (mmdet's setup_multi_processes) before the process group starts:
 opencv_num_threads = 0  # DataLoader workers already use every core
 mp_start_method = 'fork'

@@ -44,12 +44,14 @@ def _apply_tf32(args) -> None:
 
 def _load_config(args):
     from mmcv import Config
-    from .preflight import check_config
+    from .launch import resolve_device
+    from .preflight import check_config, config_error
+    resolve_device()  # IIF_DEVICE=cpu hides the GPUs before anything can initialise CUDA
     check_config(args.config)
     try:
         cfg = Config.fromfile(args.config)
-    except Exception as e:  # noqa: BLE001 - a config that does not parse is a user problem
-        raise UserError(f'config {args.config} cannot be loaded: {type(e).__name__}: {e}') from e
+    except Exception as e:  # noqa: BLE001 - a config that does not load is the user's code
+        raise config_error(args.config, e) from e
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     import iif  # noqa: F401  registers the kit's components even without custom_imports
@@ -122,7 +124,7 @@ def _train(argv: Optional[List[str]]) -> int:
     refuse_training(cfg, args.config)
     from .checkpoint import find_latest_checkpoint
     from .launch import check_process_count
-    from .preflight import check_checkpoint_file, check_data
+    from .preflight import check_checkpoint_file, check_data, check_start_checkpoints
 
     if args.expect_processes is not None:
         check_process_count(args.expect_processes)
@@ -137,11 +139,15 @@ def _train(argv: Optional[List[str]]) -> int:
         raise UserError(f'work dir {cfg.work_dir} already holds checkpoints ({", ".join(existing[-3:])}); '
                         'pass --auto-resume to continue that run, or --work-dir for a new one '
                         '(nothing was overwritten).')
+    if args.auto_resume and not cfg.get('resume_from'):
+        say = (lambda msg: print(f'warning: {msg}', file=sys.stderr, flush=True)) \
+            if int(os.environ.get('RANK', '0')) == 0 else None
+        cfg.resume_from = find_latest_checkpoint(cfg.work_dir, say=say)
     validate = not args.no_validate
     check_data([cfg.data.train] + ([cfg.data.val] if validate else []))
-    # config errors (weights, class counts) surface before anything is written; the model
-    # used for training is built again once the RNGs are seeded
-    build_model(cfg, args.config)
+    # config errors (weights, class counts) and checkpoints that do not fit surface before
+    # anything is written; the model used for training is built again once the RNGs are seeded
+    resume_meta = check_start_checkpoints(build_model(cfg, args.config), cfg)
     batch_plan = _plan_batch(args, cfg)
     if args.check_only:
         print(f'checks passed: {args.config} can train into {cfg.work_dir}')
@@ -152,28 +158,35 @@ def _train(argv: Optional[List[str]]) -> int:
     from mmdet import __version__ as mmdet_version
     from mmdet.apis import set_random_seed
     from mmdet.datasets import build_dataset
-    from mmdet.utils import get_root_logger
+    from mmdet.utils import get_root_logger, setup_multi_processes
     import numpy as np
 
     from .launch import broadcast_int, init_distributed
     from .records import collect_env, write_run_records
     from .training import train_model
 
+    setup_multi_processes(cfg)  # mp_start_method, opencv_num_threads of the config
     info = init_distributed(args.launcher)
     _apply_tf32(args)
-    resuming_from = cfg.get('resume_from') or (find_latest_checkpoint(cfg.work_dir)
-                                               if args.auto_resume else None)
+    resuming_from = cfg.get('resume_from')
     mmcv.mkdir_or_exist(osp.abspath(cfg.work_dir))
     timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
     logger = get_root_logger(log_file=osp.join(cfg.work_dir, f'{timestamp}.log'),
                              log_level=cfg.get('log_level', 'INFO'))
 
-    seed = args.seed if args.seed is not None else cfg.get('seed')
+    # a resumed run keeps the seed (and deterministic) its checkpoint was trained with,
+    # unless --seed says otherwise
+    seed = args.seed if args.seed is not None else resume_meta.get('seed', cfg.get('seed'))
     if seed is None:
         seed = broadcast_int(int(np.random.randint(2 ** 31)), info)
-    set_random_seed(seed, deterministic=args.deterministic)
+    deterministic = bool(args.deterministic or resume_meta.get('deterministic', False))
+    if resume_meta.get('seed') is not None and seed != resume_meta['seed']:
+        logger.warning(f'--seed {seed} differs from the seed of {resuming_from} '
+                       f'({resume_meta["seed"]}): the resumed run will not match an '
+                       'uninterrupted one')
+    set_random_seed(seed, deterministic=deterministic)
     cfg.seed = seed
-    cfg.deterministic = args.deterministic
+    cfg.deterministic = deterministic
     cfg.device = info.device
     cfg.gpu_ids = [0]
     from .batch import apply_plan
@@ -188,8 +201,9 @@ def _train(argv: Optional[List[str]]) -> int:
                           extra=dict(timestamp=timestamp, resumed_from=resuming_from,
                                      log=f'{timestamp}.log', batch=batch_plan.record()))
     logger.info('environment:\n' + '\n'.join(f'  {k}: {v}' for k, v in env.items()))
-    logger.info(f'processes: {info.world_size} on {info.device}; seed {seed}; '
-                f'deterministic {args.deterministic}')
+    logger.info(f'processes: {info.world_size} on {info.device}; seed {seed}'
+                + (' (from the checkpoint)' if args.seed is None and resume_meta.get('seed')
+                   is not None else '') + f'; deterministic {deterministic}')
     logger.info(f'batch: {batch_plan.describe()}')
     logger.info(f'config:\n{cfg.pretty_text}')
 
@@ -206,9 +220,10 @@ def _train(argv: Optional[List[str]]) -> int:
     model.CLASSES = datasets[0].CLASSES
     config_text = cfg.pretty_text
     cfg.checkpoint_config.meta = dict(mmdet_version=mmdet_version, iif_version=iif_version,
-                                      CLASSES=datasets[0].CLASSES, seed=seed)
+                                      CLASSES=datasets[0].CLASSES, seed=seed,
+                                      deterministic=deterministic)
     meta = dict(env_info='\n'.join(f'{k}: {v}' for k, v in env.items()), config=config_text,
-                seed=seed, exp_name=osp.basename(args.config))
+                seed=seed, deterministic=deterministic, exp_name=osp.basename(args.config))
     train_model(model, datasets, cfg, info, validate=validate, timestamp=timestamp, meta=meta,
                 logger=logger)
     if info.is_main:
@@ -270,6 +285,21 @@ def _merge_shards(shards: List[Path], out: Path) -> None:
     _dump_json(merged, out)
 
 
+def _new_run_dir(parent: Path, prefix: str) -> Path:
+    """``parent/prefix_<time>``, created here; a run started in the same second gets
+    ``_2``, ``_3``, ... (mkdir is atomic, so two runs never share a directory)."""
+    stem = f'{prefix}_{time.strftime("%Y%m%d_%H%M%S", time.localtime())}'
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        path = parent / (stem if n == 1 else f'{stem}_{n}')
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise UserError(f'{parent} already holds 9999 run directories named {stem}_*')
+
+
 def _test(argv: Optional[List[str]]) -> int:
     args = test_parser().parse_args(argv)
     cfg = _load_config(args)
@@ -301,6 +331,8 @@ def _test(argv: Optional[List[str]]) -> int:
         read_checkpoint(args.checkpoint, weights_only=weights_only, say=say)
         print(f'checks passed: {args.checkpoint} can be tested with {args.config}')
         return 0
+    from mmdet.utils import setup_multi_processes
+    setup_multi_processes(cfg)  # mp_start_method, opencv_num_threads of the config
     info = init_distributed(args.launcher)
     _apply_tf32(args)
     cfg.model.pretrained = None
@@ -321,7 +353,7 @@ def _test(argv: Optional[List[str]]) -> int:
     if info.device == 'cpu':
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // info.world_size))
 
-    name = [f'test_{time.strftime("%Y%m%d_%H%M%S", time.localtime())}']
+    name = [_new_run_dir(Path(work_dir), 'test').name if info.is_main else None]
     if info.distributed:
         dist.broadcast_object_list(name, src=0)  # one run directory for all ranks
     run_dir = Path(work_dir) / name[0]

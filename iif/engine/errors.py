@@ -1,7 +1,4 @@
-"""One exception type for problems the user can fix; entry points print it without a traceback."""
+"""The engine's name for the kit's user-error base class (defined in :mod:`iif.errors`)."""
+from iif.errors import MissingFileError, UserError
 
-
-class UserError(Exception):
-    """Bad input or environment: the message names the problem and the fix."""
-
-    exit_code = 2
+__all__ = ['MissingFileError', 'UserError']

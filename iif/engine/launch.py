@@ -5,6 +5,7 @@ so the kit sets up torch.distributed itself: NCCL on GPUs, gloo on CPU processes
 """
 from __future__ import annotations
 
+import datetime
 import os
 from dataclasses import dataclass
 
@@ -14,6 +15,13 @@ import torch.distributed as dist
 from .errors import UserError
 
 DEVICE_ENV = 'IIF_DEVICE'  # auto | cuda | cpu
+# How long a collective waits (torch's default: 30 min). Rank 0 evaluates alone while the
+# other ranks wait at a barrier: lvis-api (--eval-backend lvis) on full LVIS v1 val takes
+# ~26 min for bbox + segm at the README's measured rate (350 s + 427 s per 10000 images on
+# 2 cores) and needs ~12 GB, slower on a busy node; 3 h covers several times that, while a
+# rank that really died is still reported the same day. IIF_DIST_TIMEOUT_MIN overrides it.
+DIST_TIMEOUT_ENV = 'IIF_DIST_TIMEOUT_MIN'
+DEFAULT_DIST_TIMEOUT_MIN = 180
 
 
 @dataclass
@@ -37,9 +45,15 @@ def requested_device() -> str:
 
 
 def resolve_device() -> str:
-    """'cuda' when GPUs are visible (and not overridden), 'cpu' otherwise."""
+    """'cuda' when GPUs are visible (and not overridden), 'cpu' otherwise.
+
+    IIF_DEVICE=cpu also hides the GPUs from this process and its children
+    (CUDA_VISIBLE_DEVICES=''), so that nothing initialises CUDA behind the kit's back (mmcv's
+    logger reads GPU memory, DataParallel moves the model to cuda:0 whenever CUDA is
+    available). Effective when called before the first CUDA query, as the entry points do."""
     want = requested_device()
     if want == 'cpu':
+        os.environ['CUDA_VISIBLE_DEVICES'] = ''
         return 'cpu'
     if torch.cuda.is_available():
         return 'cuda'
@@ -74,6 +88,19 @@ def check_process_count(gpus: int) -> str:
     return device
 
 
+def dist_timeout() -> datetime.timedelta:
+    value = os.environ.get(DIST_TIMEOUT_ENV, '').strip()
+    if not value:
+        return datetime.timedelta(minutes=DEFAULT_DIST_TIMEOUT_MIN)
+    try:
+        minutes = float(value)
+    except ValueError:
+        minutes = -1
+    if minutes <= 0:
+        raise UserError(f'{DIST_TIMEOUT_ENV}={value!r} is not a positive number of minutes')
+    return datetime.timedelta(minutes=minutes)
+
+
 def init_distributed(launcher: str) -> DistInfo:
     """Set up the process group for ``--launcher pytorch`` (torchrun's environment)."""
     device = resolve_device()
@@ -90,7 +117,8 @@ def init_distributed(launcher: str) -> DistInfo:
     if device == 'cuda':
         torch.cuda.set_device(local_rank % torch.cuda.device_count())
     if not dist.is_initialized():
-        dist.init_process_group(backend='nccl' if device == 'cuda' else 'gloo')
+        dist.init_process_group(backend='nccl' if device == 'cuda' else 'gloo',
+                                timeout=dist_timeout())
     return DistInfo(world > 1, rank, world, local_rank, device)
 
 

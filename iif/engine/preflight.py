@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import traceback
 from pathlib import Path
 from typing import Iterable, List, Optional
 
@@ -24,6 +25,54 @@ def check_config(path: str) -> Path:
                         f'configs/iif/iif_r50_fpn_4x4_1x_lvis_v1.py; list them with '
                         f'`ls configs/**/*.py`.')
     return p
+
+
+def config_error(path: str, error: BaseException) -> UserError:
+    """A config that does not load, as ``config FILE, line N: ErrorType: message``.
+
+    mmcv executes a copy of each config file (and of each ``_base_`` file) from a temporary
+    folder, so the traceback names the copy: the original file is the ``filename`` of the
+    innermost ``Config._file2dict`` call, the line that of the config's own frame (the copy
+    has the same lines). A syntax error is re-raised by mmcv without its line; the original
+    error (``__context__``) has it."""
+    where, line, text, in_config = str(path), None, None, False
+    for frame, lineno in traceback.walk_tb(error.__traceback__):
+        if frame.f_code.co_name == '_file2dict' and 'filename' in frame.f_locals:
+            where, line, in_config = str(frame.f_locals['filename']), None, True
+        elif frame.f_code.co_name == '<module>' and in_config:
+            line, in_config = lineno, False  # modules the config imports are not the config
+    cause = error
+    if isinstance(error, SyntaxError) and isinstance(error.__context__, SyntaxError):
+        cause = error.__context__
+    if isinstance(cause, SyntaxError) and cause.lineno:
+        line, message = cause.lineno, cause.msg
+    else:
+        message = str(error)
+    if line is not None:
+        try:
+            text = Path(where).read_text(encoding='utf-8').splitlines()[line - 1].strip()
+        except (OSError, IndexError, UnicodeDecodeError):
+            text = None
+    location = f'{where}, line {line}' if line is not None else where
+    return UserError(f'config {location}: {type(cause).__name__}: {message}'
+                     + (f'\n    {text}' if text else '')
+                     + (f'\n(loading {path})' if Path(where).resolve() != Path(path).resolve()
+                        else ''))
+
+
+def check_start_checkpoints(model, cfg) -> dict:
+    """The checkpoint a training run resumes from (``cfg.resume_from``) or starts from
+    (``load_from``) must fit the config (class count, architecture): the same check as
+    ``test``, done on the model the preflight built, before anything is written. Returns the
+    meta of the resume checkpoint ({} when not resuming)."""
+    from .checkpoint import load_model_weights
+    if cfg.get('resume_from'):
+        check_checkpoint_file(cfg.resume_from, 'checkpoint to resume from')
+        return dict(load_model_weights(model, cfg.resume_from).get('meta') or {})
+    if cfg.get('load_from'):  # mmcv ignores load_from when resuming
+        check_checkpoint_file(cfg.load_from, 'load_from checkpoint')
+        load_model_weights(model, cfg.load_from)
+    return {}
 
 
 def check_checkpoint_file(path: Optional[str], what: str = 'checkpoint') -> None:

@@ -30,12 +30,25 @@ class CPUDistributedDataParallel(MMDistributedDataParallel):
         return super().val_step(*inputs, **kwargs)
 
 
+class CPUDataParallel(MMDataParallel):
+    """MMDataParallel on the CPU even where CUDA is available: torch's DataParallel moves the
+    module to cuda:0 whenever it sees a GPU, so its set-up is skipped; with empty
+    ``device_ids`` mmcv scatters the inputs to the CPU."""
+
+    def __init__(self, module, dim: int = 0):
+        torch.nn.Module.__init__(self)
+        self.module = module
+        self.device_ids = []
+        self.output_device = None
+        self.dim = dim
+
+
 def wrap_model(model, info: DistInfo, find_unused_parameters: bool = False):
     model = model.to(torch_device(info))
     if not info.distributed:
-        # With no GPU, torch's DataParallel clears device_ids and mmcv scatters to the CPU.
-        return MMDataParallel(model, device_ids=[torch.cuda.current_device()]
-                              if info.device == 'cuda' else [0])
+        if info.device == 'cpu':
+            return CPUDataParallel(model)
+        return MMDataParallel(model, device_ids=[torch.cuda.current_device()])
     if info.device == 'cuda':
         wrapped = MMDistributedDataParallel(model, device_ids=[torch.cuda.current_device()],
                                             broadcast_buffers=False,

@@ -23,6 +23,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from iif.errors import MissingFileError, UserError
+
 from . import rle
 
 try:
@@ -40,11 +42,11 @@ READ_BYTES = 16 << 20        # bytes read from the file at a time
 CHUNK_ENTRIES = 8192         # entries of an in-memory result list handled at a time
 
 
-class ResultsFormatError(ValueError):
+class ResultsFormatError(UserError, ValueError):
     """The detection results are malformed (missing fields, unknown ids, NaN scores, ...)."""
 
 
-class GroundTruthFormatError(ValueError):
+class GroundTruthFormatError(UserError, ValueError):
     """The LVIS ground-truth annotations are malformed."""
 
 
@@ -63,7 +65,7 @@ def _is_path(x) -> bool:
 
 def _read_bytes(path: PathLike, what: str) -> bytes:
     if not os.path.isfile(path):
-        raise FileNotFoundError(f'{what} file not found: {os.fspath(path)}')
+        raise MissingFileError(f'{what} file not found: {os.fspath(path)}')
     with open(path, 'rb') as f:
         return f.read()
 
@@ -396,7 +398,7 @@ def result_sources(results) -> Tuple[Optional[List[PathLike]], Optional[list]]:
 def check_files(paths: Sequence[PathLike]) -> None:
     missing = [os.fspath(p) for p in paths if not os.path.isfile(p)]
     if missing:
-        raise FileNotFoundError(f'results file not found: {", ".join(missing)}')
+        raise MissingFileError(f'results file not found: {", ".join(missing)}')
 
 
 @dataclass
@@ -446,7 +448,7 @@ def iter_file_entries(path: PathLike, chunk_bytes: Optional[int] = None) -> Iter
     memoryview, so the file's bytes are never copied.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f'results file not found: {os.fspath(path)}')
+        raise MissingFileError(f'results file not found: {os.fspath(path)}')
     yielded = 0
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     read_bytes = max(chunk_bytes, READ_BYTES)

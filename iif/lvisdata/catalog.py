@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
+from iif.errors import UserError
+
 PathLike = Union[str, 'os.PathLike[str]']
 
 DEFAULT_ROOT = 'data/lvis_v1'
@@ -31,7 +33,7 @@ CHECKSUM_COLUMNS = ('url', 'size_bytes', 'sha256')
 SPLITS = ('train', 'val')
 
 
-class DataError(Exception):
+class DataError(UserError):
     """A problem with the data or its setup that the user can fix; the message says how."""
 
 

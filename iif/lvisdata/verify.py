@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from iif.errors import UserError
+
 from .catalog import (ANNOTATION_DIR, SPLITS, PathLike, SplitStats, annotation_path,
                       image_relpath, load_split_stats)
 
@@ -31,7 +33,7 @@ MIN_BYTES_PER_ANNOTATION = 50
 _EDGE = 256  # bytes read at each end of a JSON file by the fast check
 
 
-class DataRootError(ValueError):
+class DataRootError(UserError, ValueError):
     """The data root is missing or incomplete; the message lists every problem found."""
 
 
@@ -52,13 +54,14 @@ def _listing(names: Sequence[str], total: int, limit: int) -> str:
     return shown + (f', ... (first {limit} of {total})' if total > limit else '')
 
 
-def image_folders(splits: Sequence[str], expect_counts: bool) -> List[str]:
-    """Folders the fast check requires. LVIS v1 val draws its images from COCO train2017 as well
-    as val2017, so a real tree needs train2017 even to evaluate."""
+def image_folders(splits: Sequence[str], expect_counts: bool = True) -> List[str]:
+    """Folders the fast check requires. LVIS v1 val draws most of its images from COCO
+    train2017 (its ``coco_url`` points into train2017 or val2017), so any tree evaluated with
+    lvis_v1_val.json needs train2017 too, whatever its size (``expect_counts``)."""
     folders = []
     for split in splits:
         folders.append(f'{split}2017')
-        if expect_counts and split == 'val':
+        if split == 'val':
             folders.append('train2017')
     return list(dict.fromkeys(folders))
 
@@ -131,7 +134,9 @@ class _Verifier:
             with os.scandir(path) as it:
                 empty = next(it, None) is None
         except FileNotFoundError:
-            self.problem(f'{path}: missing (COCO 2017 images); ' + self.fix_hint(f'{name}.zip'))
+            why = ('COCO 2017 images; LVIS v1 val reads most of its images from train2017'
+                   if name == 'train2017' and 'val' in self.splits else 'COCO 2017 images')
+            self.problem(f'{path}: missing ({why}); ' + self.fix_hint(f'{name}.zip'))
             return
         except NotADirectoryError:
             self.problem(f'{path}: is not a directory')

@@ -54,7 +54,7 @@ from mmcv.runner import force_fp32
 from mmdet.models.builder import HEADS
 from mmdet.models.roi_heads.bbox_heads import ConvFCBBoxHead, Shared2FCBBoxHead
 
-from iif.engine.errors import UserError
+from iif.errors import UserError
 from iif.weights import WeightsError, load_counts
 
 from .affinity_propagation import affinity_propagation

@@ -11,7 +11,7 @@ import os
 from mmdet.models.backbones import ResNet, ResNeXt
 from mmdet.models.builder import BACKBONES
 
-from iif.engine.errors import UserError
+from iif.errors import UserError
 
 CHECKPOINT_OPTION = 'model.backbone.init_cfg.checkpoint'
 

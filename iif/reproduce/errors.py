@@ -1,7 +1,8 @@
 """Errors of the reproduce queue."""
+from iif.errors import UserError
 
 
-class ReproduceError(ValueError):
+class ReproduceError(UserError, ValueError):
     """A problem the user can fix (bad option, unknown variant, another queue running)."""
 
 

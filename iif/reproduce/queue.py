@@ -17,10 +17,11 @@ import socket
 import subprocess
 import sys
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
+
+from iif.engine.checkpoint import checkpoint_is_complete
 
 from . import variants as variants_mod
 from .errors import ReproduceError
@@ -71,16 +72,6 @@ def checkpoints(run_dir: Path) -> List[Path]:
         return []
     found = [(int(m.group(2)), p) for p in run_dir.iterdir() if (m := _CKPT.match(p.name))]
     return [p for _, p in sorted(found)]
-
-
-def checkpoint_is_complete(path: Path) -> bool:
-    """torch.save writes a zip archive whose directory comes last: a file cut short by a kill
-    has none. Cheap (reads the end of the file only), no torch import."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            return bool(z.namelist())
-    except (zipfile.BadZipFile, OSError):
-        return False
 
 
 def set_aside_incomplete_checkpoints(run_dir: Path, say: Callable[[str], None]) -> List[Path]:
