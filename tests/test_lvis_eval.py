@@ -11,15 +11,14 @@ import math
 import warnings
 from collections import Counter
 
+import lvis  # noqa: F401  (pinned: the parity tests need lvis-api; missing it is a failure)
 import numpy as np
+import pycocotools.mask as pycocotools_mask
 import pytest
 
-pytest.importorskip('lvis')
-pycocotools_mask = pytest.importorskip('pycocotools.mask')
-
-from iif.evaluation import (METRIC_NAMES, GroundTruthFormatError, ResultsFormatError,  # noqa: E402
+from iif.evaluation import (METRIC_NAMES, GroundTruthFormatError, ResultsFormatError,
                             evaluate_lvis, format_metrics_table)
-from iif.evaluation import fast, inputs, synthetic  # noqa: E402
+from iif.evaluation import fast, inputs, synthetic
 
 TOL = 1e-9
 

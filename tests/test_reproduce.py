@@ -20,15 +20,14 @@ import time
 import zipfile
 from pathlib import Path
 
+import mmdet  # noqa: F401  (pinned: the queue trains with it; missing it is a failure)
 import pytest
 
-pytest.importorskip('mmdet')
-
-from iif.reproduce import results, variants  # noqa: E402
-from iif.reproduce.errors import ReproduceError  # noqa: E402
-from iif.reproduce.queue import (_group_members, checkpoint_is_complete, failure_reason,  # noqa: E402
+from iif.reproduce import results, variants
+from iif.reproduce.errors import ReproduceError
+from iif.reproduce.queue import (_group_members, checkpoint_is_complete, failure_reason,
                                  find_result)
-from iif.reproduce.state import QueueLock, QueueState  # noqa: E402
+from iif.reproduce.state import QueueLock, QueueState
 
 KIT = Path(__file__).resolve().parents[1]
 SMOKE_SET = KIT / 'configs' / 'smoke' / 'variants'
