@@ -168,7 +168,7 @@ def test_virtual_feature_sampling_by_hand():
     torch.manual_seed(0)
     draws = [fasa.sample_virtual_features(mean, var, torch.tensor([1., 0., 1., 1.]), seen)
              for _ in range(4000)]
-    assert all(l.tolist() == [0, 2] for _, l in draws)
+    assert all(drawn.tolist() == [0, 2] for _, drawn in draws)
     class2 = torch.stack([f[1] for f, _ in draws])
     assert class2.mean(0).tolist() == pytest.approx([5, 6], abs=0.15)
     assert class2.var(0).tolist() == pytest.approx([1, 9], rel=0.1)

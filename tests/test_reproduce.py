@@ -2,8 +2,8 @@
 
 One session-scoped queue (3 variants x 2 seeds) is trained once and read by several tests; the
 kill/resume test trains two of its runs again in another work root and must end with the same
-numbers (same seeds, 1 CPU process, EpochSeedHook from the default runtime: deterministic). Needs the full stack
-(mmcv-full, mmdet); a few minutes on 2 cores.
+numbers (same seeds, 1 CPU process, EpochSeedHook from the default runtime: deterministic).
+Needs the full stack (mmcv-full, mmdet); a few minutes on 2 cores.
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import pytest
 
 from iif.evaluation import METRIC_NAMES
 
-from conftest import REPO, SMOKE_IIF, cpu_env, explain, run
+from conftest import REPO, SMOKE_IIF, explain, run
 
 pytestmark = pytest.mark.slow
 DIST_TRAIN = REPO / 'tools' / 'dist_train.sh'

@@ -250,7 +250,7 @@ def parse_gt(data: dict, iou_type: str) -> GroundTruth:
         ann_bbox = _gt_boxes(boxes, kept)
     else:
         ann_segm = []
-        for j, i in enumerate(kept.tolist()):
+        for i in kept.tolist():
             seg = anns[i].get('segmentation')
             if not ((isinstance(seg, list) and seg) or (isinstance(seg, dict) and 'counts' in seg)):
                 raise GroundTruthFormatError(
