@@ -20,7 +20,7 @@ def _import_lvis_quietly() -> None:
 
 _import_lvis_quietly()
 
-from . import datasets  # noqa: F401,E402  IIFLVISV1Dataset, IIFLVISV05Dataset
+from . import datasets  # noqa: F401,E402  the LVIS datasets (v1, v0.5)
 from . import models  # noqa: F401,E402  IIFLoss, IIFNormedLinear
 from .engine import hooks  # noqa: F401,E402  ShardedEvalHook, NonFiniteLossHook
 from .models import fasa_hook  # noqa: F401,E402  FASAHook

@@ -122,8 +122,8 @@ def generate(root: os.PathLike, force: bool = False) -> Dict[str, Path]:
                    'image_count': image_count[c + 1], 'instance_count': instance_count[c + 1]}
                   for c, (name, _, _, group, _) in enumerate(CATEGORIES)]
     next_id = 1
-    for split, (images, annotations, pictures) in splits.items():
-        for a in annotations:
+    for split, (images, anns, pictures) in splits.items():
+        for a in anns:
             a['id'] = next_id
             next_id += 1
         for rel, picture in pictures.items():
@@ -132,7 +132,7 @@ def generate(root: os.PathLike, force: bool = False) -> Dict[str, Path]:
             picture.save(path, quality=95)
         data = dict(info=dict(description=f'IIF kit smoke dataset ({split})', version='1.0'),
                     licenses=[dict(id=1, name='CC0', url='')], images=images,
-                    annotations=annotations, categories=categories)
+                    annotations=anns, categories=categories)
         out[split].parent.mkdir(parents=True, exist_ok=True)
         tmp = out[split].with_name(out[split].name + '.tmp')
         tmp.write_text(json.dumps(data))

@@ -143,7 +143,8 @@ def counts_from_annotations(ann: Union[str, os.PathLike, dict]) -> ClassCounts:
     return ClassCounts(
         ids=[c['id'] for c in categories],
         names=[c.get('name', str(c['id'])) for c in categories],
-        frequency=[c.get('frequency') or frequency_group(n) for c, n in zip(categories, image_count)],
+        frequency=[c.get('frequency') or frequency_group(n)
+                   for c, n in zip(categories, image_count)],
         image_count=image_count,
         instance_count=instances,
         num_images=len(data['images']),

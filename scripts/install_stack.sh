@@ -17,17 +17,25 @@ LOCK=${2:-$(cd "$(dirname "$0")/.." && pwd)/requirements.lock}
 PYTHON=${PYTHON:-python}
 [ -f "$LOCK" ] || { echo "error: lock file not found: $LOCK" >&2; exit 2; }
 
-pin() {  # the exact requirement line of one package
-    grep -i -E "^$1==" "$LOCK" | head -n 1
+# Every pin of the lock carries its files' sha256 (`--hash=` continuation lines) and every pip
+# call below uses --require-hashes: a file that differs from the locked bytes stops the install.
+blocks() {  # the lock's entries (pin line + hash lines) whose name matches the regex $1 (or not, -v)
+    local invert=0
+    [ "$1" = -v ] && { invert=1; shift; }
+    awk -v re="^($1)==" -v invert=$invert '
+        /^[A-Za-z0-9]/ { keep = (tolower($0) ~ re) != invert }
+        /^ / && keep   { print; next }
+        /^[A-Za-z0-9]/ && keep { print }' "$LOCK"
 }
 
+TMP_REQS=$(mktemp -d)
+trap 'rm -rf "$TMP_REQS"' EXIT
+
 install_deps() {
-    "$PYTHON" -m pip install "$(pin pip)" "$(pin setuptools)" "$(pin wheel)"
-    local rest
-    rest=$(mktemp)
-    grep -v -i -E '^mmcv-full==' "$LOCK" > "$rest"
-    "$PYTHON" -m pip install -r "$rest"
-    rm -f "$rest"
+    blocks 'pip|setuptools|wheel' > "$TMP_REQS/build-tools.txt"
+    "$PYTHON" -m pip install --require-hashes -r "$TMP_REQS/build-tools.txt"
+    blocks -v 'mmcv-full' > "$TMP_REQS/deps.txt"
+    "$PYTHON" -m pip install --require-hashes -r "$TMP_REQS/deps.txt"
 }
 
 install_mmcv() {
@@ -62,7 +70,8 @@ install_mmcv() {
     else
         echo "building mmcv-full with CPU ops only"
     fi
-    "$PYTHON" -m pip install --no-build-isolation --no-deps "$(pin mmcv-full)"
+    blocks 'mmcv-full' > "$TMP_REQS/mmcv.txt"
+    "$PYTHON" -m pip install --require-hashes --no-build-isolation --no-deps -r "$TMP_REQS/mmcv.txt"
     "$PYTHON" -m pip check
 }
 

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# hadolint on the Dockerfile, the Compose-spec JSON schema on compose.yaml, bash -n on scripts.
+# ruff on the Python code (rules in pyproject.toml), hadolint on the Dockerfile, the Compose-spec
+# JSON schema on compose.yaml, bash -n on scripts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$(scripts/host_venv.sh)
+echo "+ ruff check ."
+"$BIN/ruff" check .
 echo "+ hadolint docker/Dockerfile"
 "$BIN/hadolint" docker/Dockerfile
 echo "+ check-jsonschema --builtin-schema vendor.compose-spec compose.yaml"

@@ -26,7 +26,7 @@ export WORK_DIRS=$ROOT/.cache/suite/work_dirs
 export RESULTS_DIR=$ROOT/.cache/suite/results
 rm -rf "$ROOT/.cache/suite"
 
-step "lint (hadolint, compose schema, bash -n)"
+step "lint (ruff, hadolint, compose schema, bash -n)"
 scripts/lint.sh
 
 step "write .env and the mounted folders"

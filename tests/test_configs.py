@@ -165,7 +165,8 @@ def test_variant_set_has_every_variant_and_the_baseline():
         cfg = Config.fromfile(str(CONFIGS / 'iif' / 'variants' / name))
         assert cfg.model.roi_head.bbox_head.loss_cls.variant == variant
         assert cfg.runner.max_epochs == 12 and cfg.lr_config.step == [8, 11]
-    baseline = Config.fromfile(str(CONFIGS / 'iif' / 'variants' / 'softmax_r50_fpn_4x4_1x_lvis_v1.py'))
+    baseline = Config.fromfile(
+        str(CONFIGS / 'iif' / 'variants' / 'softmax_r50_fpn_4x4_1x_lvis_v1.py'))
     assert baseline.model.roi_head.bbox_head.loss_cls.type == 'CrossEntropyLoss'
     assert baseline.runner.max_epochs == 12
 
@@ -185,7 +186,8 @@ def test_research_training_settings():
     assert rfs.data.train.oversample_thr == 1e-3
     two_x = Config.fromfile(str(CONFIGS / 'iif' / 'iif_r50_fpn_4x4_2x_lvis_v1.py'))
     assert two_x.runner.max_epochs == 24 and two_x.lr_config.step == [16, 22]
-    base = Config.fromfile(str(CONFIGS / 'baselines' / 'mask_rcnn_r50_fpn_softmax_4x4_1x_lvis_v1.py'))
+    base = Config.fromfile(
+        str(CONFIGS / 'baselines' / 'mask_rcnn_r50_fpn_softmax_4x4_1x_lvis_v1.py'))
     assert base.model.roi_head.bbox_head.init_cfg['bias'] == -6.5
 
 

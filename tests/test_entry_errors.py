@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
 import torch
 
 from conftest import REPO, SMOKE_IIF, cpu_env, run

@@ -44,8 +44,8 @@ def test_forward_backward_match_hand_computation(tmp_path):
 
     out.backward()
     # d/dz_j of CE(s) = (softmax(s)_j - onehot_j) * scale_j, averaged over the 2 samples
-    expected = torch.stack([(F.softmax(r.detach() * scale, 0) - F.one_hot(l, 4)) * scale
-                            for r, l in zip(z, labels)]) / 2
+    expected = torch.stack([(F.softmax(r.detach() * scale, 0) - F.one_hot(label, 4)) * scale
+                            for r, label in zip(z, labels)]) / 2
     torch.testing.assert_close(z.grad, expected)
 
 

@@ -8,15 +8,15 @@ import copy
 import json
 import logging
 import math
-import warnings
-from collections import Counter
-
 import os
 import subprocess
 import sys
 import textwrap
 import tracemalloc
+import warnings
+from collections import Counter
 
+import lvis  # noqa: F401  (pinned: the parity tests need lvis-api; missing it is a failure)
 import numpy as np
 import pycocotools.mask as pycocotools_mask
 import pytest

@@ -509,8 +509,8 @@ def test_weights_compare(tmp_path, capsys):
     assert run_cli('weights', '--ann', ann, '--out', out_csv, '--compare', 'lvis_v1') == 1
     out = capsys.readouterr().out
     assert out_csv.is_file() and len(out_csv.read_text().splitlines()) == 1 + 1202
-    lines = [l.strip() for l in out.splitlines() if l.strip().startswith('category ')]
-    assert [l.split(' (')[0] for l in lines] == [f'category {i}' for i in (1, 2, 3, 4, 1203)]
+    lines = [line.strip() for line in out.splitlines() if line.strip().startswith('category ')]
+    assert [line.split(' (')[0] for line in lines] == [f'category {i}' for i in (1, 2, 3, 4, 1203)]
     assert 'instance_count 108 != 109' in lines[0] and 'image_count' not in lines[0]
     assert 'image_count' in lines[1] and 'instance_count' in lines[1]
     assert "name '" in lines[2] and "_renamed' != '" in lines[2]

@@ -2,8 +2,8 @@
 
 One session-scoped queue (3 variants x 2 seeds) is trained once and read by several tests; the
 kill/resume test trains two of its runs again in another work root and must end with the same
-numbers (same seeds, 1 CPU process, EpochSeedHook from the default runtime: deterministic). Needs the full stack
-(mmcv-full, mmdet); a few minutes on 2 cores.
+numbers (same seeds, 1 CPU process, EpochSeedHook from the default runtime: deterministic).
+Needs the full stack (mmcv-full, mmdet); a few minutes on 2 cores.
 """
 from __future__ import annotations
 
@@ -20,15 +20,14 @@ import time
 import zipfile
 from pathlib import Path
 
+import mmdet  # noqa: F401  (pinned: the queue trains with it; missing it is a failure)
 import pytest
 
-pytest.importorskip('mmdet')
-
-from iif.reproduce import results, variants  # noqa: E402
-from iif.reproduce.errors import ReproduceError  # noqa: E402
-from iif.reproduce.queue import (_group_members, checkpoint_is_complete, failure_reason,  # noqa: E402
+from iif.reproduce import results, variants
+from iif.reproduce.errors import ReproduceError
+from iif.reproduce.queue import (_group_members, checkpoint_is_complete, failure_reason,
                                  find_result)
-from iif.reproduce.state import QueueLock, QueueState  # noqa: E402
+from iif.reproduce.state import QueueLock, QueueState
 
 KIT = Path(__file__).resolve().parents[1]
 SMOKE_SET = KIT / 'configs' / 'smoke' / 'variants'

@@ -8,7 +8,7 @@ import pytest
 
 from iif.evaluation import METRIC_NAMES
 
-from conftest import REPO, SMOKE_IIF, cpu_env, explain, run
+from conftest import REPO, SMOKE_IIF, explain, run
 
 pytestmark = pytest.mark.slow
 DIST_TRAIN = REPO / 'tools' / 'dist_train.sh'
@@ -67,9 +67,18 @@ def test_training_evaluation_writes_metrics(trained):
     metrics = json.loads((work_dir / 'metrics.json').read_text())
     assert metrics['epoch'] == 2
     for iou in ('bbox', 'segm'):
-        assert list(metrics[iou]) == list(METRIC_NAMES)
-        for key in REPORTED:
-            assert -1.0 <= metrics[iou][key] <= 1.0
+        m = metrics[iou]
+        assert list(m) == list(METRIC_NAMES)
+        # the smoke val set has every frequency group and small and medium shapes, no large
+        # ones: each group it has is evaluated (-1 means "nothing to evaluate"), large is not
+        for key in ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APr', 'APc', 'APf', 'AR@300'):
+            assert m[key] >= 0, (iou, key)
+        assert m['APl'] == -1 and m['ARl@300'] == -1
+        assert m['AP75'] <= m['AP50'] and m['AP'] <= m['AP50']
+        # 2 epochs are too few for a useful AP (0.048 bbox AP50 measured; learning is checked by
+        # tests/test_learning.py) but its boxes already cover objects: AR@300 measured 0.088
+        # (bbox) and 0.087 (segm) with seed 7 on 2 CPU processes; the floor leaves 4x room
+        assert m['AR@300'] > 0.02, (iou, m['AR@300'])
     assert (work_dir / 'metrics_epoch_1.json').is_file()
 
 

@@ -30,7 +30,7 @@ def run(args) -> int:
         config = KIT_ROOT / args.config  # run from anywhere: the kit's own configs
     started = time.time()
     smoke_data.generate('data/smoke')
-    print(f'[demo] data: data/smoke (built-in small LVIS-format dataset)', flush=True)
+    print('[demo] data: data/smoke (built-in small LVIS-format dataset)', flush=True)
     train = [sys.executable, str(KIT_ROOT / 'tools' / 'train.py'), str(config),
              '--work-dir', args.work_dir, '--seed', str(args.seed), '--auto-resume',
              '--no-validate']

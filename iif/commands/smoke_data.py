@@ -5,7 +5,8 @@ HELP = 'generate the small built-in LVIS-v1-format dataset (demo and tests)'
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument('--root', default='data/smoke', help='output directory (default: data/smoke)')
+    parser.add_argument('--root', default='data/smoke',
+                        help='output directory (default: data/smoke)')
     parser.add_argument('--force', action='store_true', help='rewrite even if present')
 
 

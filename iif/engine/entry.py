@@ -136,7 +136,8 @@ def _train(argv: Optional[List[str]]) -> int:
     check_checkpoint_file(cfg.get('load_from'), 'load_from checkpoint')
     existing = _existing_checkpoints(cfg.work_dir)
     if existing and not (args.auto_resume or args.resume_from):
-        raise UserError(f'work dir {cfg.work_dir} already holds checkpoints ({", ".join(existing[-3:])}); '
+        raise UserError(f'work dir {cfg.work_dir} already holds checkpoints '
+                        f'({", ".join(existing[-3:])}); '
                         'pass --auto-resume to continue that run, or --work-dir for a new one '
                         '(nothing was overwritten).')
     if args.auto_resume and not cfg.get('resume_from'):
@@ -215,7 +216,8 @@ def _train(argv: Optional[List[str]]) -> int:
     datasets = [build_dataset(cfg.data.train)]
     if len(cfg.workflow) == 2:
         val = cfg.data.val.copy()
-        val.pipeline = cfg.data.train.get('pipeline', cfg.data.train.get('dataset', {}).get('pipeline'))
+        val.pipeline = cfg.data.train.get('pipeline',
+                                          cfg.data.train.get('dataset', {}).get('pipeline'))
         datasets.append(build_dataset(val))
     model.CLASSES = datasets[0].CLASSES
     config_text = cfg.pretty_text

@@ -258,7 +258,7 @@ def parse_gt(data: dict, iou_type: str) -> GroundTruth:
         _no_non_finite(~np.isfinite(ann_bbox).all(axis=1), ann_id[kept], 'bbox', boxes)
     else:
         ann_segm = []
-        for j, i in enumerate(kept.tolist()):
+        for i in kept.tolist():
             seg = anns[i].get('segmentation')
             if not ((isinstance(seg, list) and seg) or (isinstance(seg, dict) and 'counts' in seg)):
                 raise GroundTruthFormatError(

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from test_learning import FLOORS, LOSS_RATIO, final_metrics, loss_start_end
+
 REPO = Path(__file__).resolve().parents[2]
 SMOKE = 'configs/smoke/iif_r18_fpn_smoke.py'
 
@@ -85,6 +87,10 @@ def test_demo_service(work_dirs):
     assert result.returncode == 0, explain(result)
     assert 'LVIS evaluation' in result.stdout and 'APf' in result.stdout
     assert (work_dirs / 'demo' / 'epoch_6.pth').is_file()
+    # the model learned: same checks and floor as tests/test_learning.py (same config and seed)
+    start, end = loss_start_end(work_dirs / 'demo')
+    assert end < LOSS_RATIO * start, f'loss {start:.3f} -> {end:.3f}'
+    assert final_metrics(work_dirs / 'demo')['bbox']['AP50'] >= FLOORS['iif']
 
 
 def test_no_data_mounted_is_a_clear_error(tmp_path, work_dirs):

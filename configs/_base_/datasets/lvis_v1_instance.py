@@ -34,7 +34,8 @@ data = dict(
     # Repeat-factor sampling (RFS) wrapper; oversample_thr=0.0 repeats nothing, the RFS
     # configs set 1e-3.
     train=dict(type='ClassBalancedDataset', oversample_thr=0.0,
-               dataset=dict(type=dataset_type, ann_file=data_root + 'annotations/lvis_v1_train.json',
+               dataset=dict(type=dataset_type,
+                            ann_file=data_root + 'annotations/lvis_v1_train.json',
                             img_prefix=data_root, pipeline=train_pipeline)),
     val=dict(type=dataset_type, ann_file=data_root + 'annotations/lvis_v1_val.json',
              img_prefix=data_root, pipeline=test_pipeline),
