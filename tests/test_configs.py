@@ -193,18 +193,21 @@ def test_research_training_settings():
 
 # ------------------------------------------------------------- research configs, ported
 RESEARCH_TWINS = {  # kit config -> research config it mirrors (kostas1515/iif@747b041)
-    'iif/iif_r50_fpn_rfs_cos_norm_4x4_1x_lvis_v1.py': 'activations/iif/iif_r50_rfs_cos_norm_4x4_1x.py',
+    'iif/iif_r50_fpn_rfs_cos_norm_4x4_1x_lvis_v1.py':
+        'activations/iif/iif_r50_rfs_cos_norm_4x4_1x.py',
     'baselines/mask_rcnn_r50_fpn_rfs_cos_norm_softmax_4x4_1x_lvis_v1.py':
         'activations/r50_rfs_cos_norm_4x4_1x_softmax.py',
     'iif/iif_r50_fpn_rfs_4x4_2x_lvis_v1.py': 'activations/iif/iif_r50_rfs_4x4_2x.py',
     'iif/iif_r50_fpn_4x4_2x_lvis_v0.5.py': 'activations/iif/iif_r50_4x4_2x_lvis_v05.py',
-    'iif/iif_cascade_mask_rcnn_r101_fpn_4x4_1x_lvis_v1.py': 'activations/iif/iif_cascade_r50_4x4_1x.py',
+    'iif/iif_cascade_mask_rcnn_r101_fpn_4x4_1x_lvis_v1.py':
+        'activations/iif/iif_cascade_r50_4x4_1x.py',
     'baselines/cascade_mask_rcnn_r101_fpn_softmax_4x4_1x_lvis_v1.py':
         'activations/cascade_r50_4x4_1x_softmax.py',
     'iif/iif_htc_r101_fpn_4x4_1x_lvis_v1.py': 'activations/iif/iif_htc_r101_4x4_1x.py',
     'baselines/htc_r101_fpn_softmax_4x4_1x_lvis_v1.py': 'activations/htc_r101_4x4_1x_softmax.py',
     'baselines/mask_rcnn_r101_fpn_softmax_4x4_1x_lvis_v1.py': 'activations/r101_4x4_1x_softmax.py',
-    'baselines/mask_rcnn_x101_64x4d_fpn_softmax_4x4_1x_lvis_v1.py': 'activations/x101_4x4_1x_softmax.py',
+    'baselines/mask_rcnn_x101_64x4d_fpn_softmax_4x4_1x_lvis_v1.py':
+        'activations/x101_4x4_1x_softmax.py',
     'iif/iif_x101_64x4d_fpn_4x4_1x_lvis_v1.py': 'activations/iif/iif_x101_4x4_1x.py',
     'fasa/fasa_iof_base10_giou_r50_rfs_cos_norm_4x4_1x_rsb_lvis_v1.py':
         'fasa_iof_base10_giou16_r50_rfs_cos_norm_4x4_1x_rsb.py',

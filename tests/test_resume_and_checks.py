@@ -27,7 +27,8 @@ def _smoke_model(workdir, num_classes: int = 8):
     from iif.engine.entry import build_model
     cfg = Config.fromfile(str(SMOKE_IIF))
     if num_classes != 8:
-        cfg = Config.fromfile(str(REPO / 'configs' / 'smoke' / 'mask_rcnn_r18_fpn_softmax_smoke.py'))
+        cfg = Config.fromfile(str(REPO / 'configs' / 'smoke' /
+                                  'mask_rcnn_r18_fpn_softmax_smoke.py'))
         cfg.model.roi_head.bbox_head.num_classes = num_classes
         cfg.model.roi_head.mask_head.num_classes = num_classes
     cwd = os.getcwd()

@@ -7,7 +7,8 @@
 # requires for IoU losses). Both the loss and the weight are inferred from the file name,
 # not verified: mmdet's own Faster R-CNN GIoU config uses weight 10
 # (--cfg-options model.roi_head.bbox_head.loss_bbox.loss_weight=10.0).
-# Everything else as the kit's twin, configs/fasa/fasa_iof_base10_r50_rfs_cos_norm_4x4_1x_rsb_lvis_v1.py
+# Everything else as the kit's twin,
+#   configs/fasa/fasa_iof_base10_r50_rfs_cos_norm_4x4_1x_rsb_lvis_v1.py
 # (R50-RSB backbone from a local file: see its header for the option; AdamW; NMS 0.3;
 # mask_thr_binary 0.4).
 _base_ = './fasa_iof_base10_r50_rfs_cos_norm_4x4_1x_rsb_lvis_v1.py'
