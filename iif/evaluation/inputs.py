@@ -496,10 +496,10 @@ def iter_file_entries(path: PathLike, chunk_bytes: Optional[int] = None,
             else:
                 stop = len(buf)
             if scan is not None:
-                if cut >= 0:
-                    body = bytes(buf[start:cut])
-                else:  # the last piece: entries, then the list's ']'
-                    body = bytes(buf[start:stop]).rstrip(b' \t\r\n')
+                with memoryview(buf) as mv:
+                    body = bytes(mv[start:cut if cut >= 0 else stop])
+                if cut < 0:  # the last piece: entries, then the list's ']'
+                    body = body.rstrip(b' \t\r\n')
                     body = body[:-1] if body.endswith(b']') else b''
                 cols = scan(body) if body else None
                 del body

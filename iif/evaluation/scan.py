@@ -98,6 +98,11 @@ def _strings(toks: List[bytes]) -> Optional[List[bytes]]:
         return None  # control bytes are not JSON; non-ASCII cannot be a valid RLE anyway
     if b'\\' not in s:
         return toks
+    s = b'"'.join(toks)  # '"' cannot occur in a token: it marks the boundaries below
+    if b'\\' not in s.replace(b'\\\\', b''):
+        # only escaped backslashes (common: '\\' is a valid RLE character); replace() pairs
+        # them left to right within each token, as a JSON parser does
+        return s.replace(b'\\\\', b'\\').split(b'"')
     out = list(toks)
     for i, t in enumerate(toks):
         if b'\\' in t:
@@ -139,7 +144,7 @@ def segm_columns(body: bytes):
     constant = [k for k in range(1, period + 1) if k % 2 == 1 and k < i] + [
         i, i + 1, i + 2, i + 4, i + 5, period]
     for k in constant:
-        if len(set(p[k::period])) != 1:
+        if p[k::period].count(p[k]) != n:
             return None
     cols = {}
     for j, key in enumerate(keys):
