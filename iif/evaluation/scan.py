@@ -46,6 +46,8 @@ _ARRAY = re.compile(rb'(' + _WS + rb':' + _WS + rb'\[' + _WS + rb')[^:\[\]{}]+?(
 _NUMBER_BYTES = np.zeros(256, bool)
 _NUMBER_BYTES[np.frombuffer(b'0123456789+-.eE \t\n\r,:[]', np.uint8)] = True
 
+_BLANK_STRUCTURE = bytes.maketrans(b':[]', b'   ')
+
 TOP_KEYS = {b'image_id', b'category_id', b'score'}
 
 
@@ -80,10 +82,8 @@ def _numbers(toks: List[bytes], prefix: bytes, suffix: bytes, per_token: int) ->
     commas = np.add.reduceat((a == 0x2C).astype(np.int64), starts)
     if not (commas == per_token - 1 + suffix.count(b',') + prefix.count(b',')).all():
         return None
-    joint = suffix + prefix
-    if s.count(joint) != n - 1:
-        return None
-    body = s[len(prefix):len(s) - len(suffix)].replace(joint, b',')
+    # with ':' '[' ']' blanked, the tokens read "v, v, v,": values separated by the commas
+    body = s[:len(s) - len(suffix)].translate(_BLANK_STRUCTURE)
     try:
         values = orjson.loads(b'[' + body + b']')
     except orjson.JSONDecodeError:
@@ -99,7 +99,7 @@ def _strings(toks: List[bytes]) -> Optional[List[bytes]]:
     if b'\\' not in s:
         return toks
     s = b'"'.join(toks)  # '"' cannot occur in a token: it marks the boundaries below
-    if b'\\' not in s.replace(b'\\\\', b''):
+    if s.count(b'\\') == 2 * s.count(b'\\\\'):
         # only escaped backslashes (common: '\\' is a valid RLE character); replace() pairs
         # them left to right within each token, as a JSON parser does
         return s.replace(b'\\\\', b'\\').split(b'"')
