@@ -582,3 +582,129 @@ def test_dense_images_bound_box_iou_memory(monkeypatch):
     # all pairs at once holds ~150 bytes a pair; blocks keep ~8 (the IoU values) plus a block
     assert large > 100 * pairs
     assert small < 25 * pairs, (small, large)
+
+
+# ----------------------------------------------------------------------------- byte-level scan
+
+def _scan_reference(body: bytes):
+    """What the general path makes of a piece: orjson's dicts through _fast_columns."""
+    import orjson
+    try:
+        entries = orjson.loads(b'[' + body + b']')
+    except orjson.JSONDecodeError:
+        return 'invalid JSON'
+    return inputs._fast_columns(entries, 'segm')
+
+
+def _same_columns(got, ref) -> bool:
+    for k in range(5):
+        if (got[k] is None) != (ref[k] is None):
+            return False
+        if got[k] is not None and not (got[k].dtype == ref[k].dtype
+                                       and np.array_equal(got[k], ref[k])):
+            return False
+    return ([c.decode() for c in got[5]] == list(ref[5])) and got[6] == ref[6]
+
+
+def _writers(res):
+    mmdet_order = [{'image_id': r['image_id'], 'bbox': r['bbox'], 'score': r['score'],
+                    'category_id': r['category_id'], 'segmentation': r['segmentation']}
+                   for r in res]
+    no_bbox = [{k: v for k, v in r.items() if k != 'bbox'} for r in res]
+    return {'json.dump': json.dumps(res).encode(),
+            'mmdet key order': json.dumps(mmdet_order).encode(),
+            'compact': json.dumps(res, separators=(',', ':')).encode(),
+            'indent': json.dumps(res, indent=2).encode(),
+            'no bbox': json.dumps(no_bbox).encode()}
+
+
+def test_segm_scan_reads_what_orjson_reads(data):
+    """The scan applies to the usual writers' shapes and gives the general path's columns."""
+    from iif.evaluation import scan
+    res = data['segm'][:300]
+    for name, text in _writers(res).items():
+        body = text.strip()[1:-1]
+        got = scan.segm_columns(body)
+        assert got is not None, f'the scan did not apply to the {name} shape'
+        assert _same_columns(got, _scan_reference(body)), name
+
+
+def test_segm_scan_falls_back_on_anything_unusual(data):
+    """Every variant either scans to the general path's columns or is left to it (None);
+    the scan never accepts what orjson rejects."""
+    from iif.evaluation import scan
+    res = copy.deepcopy(data['segm'][:40])
+    backslash = next(i for i, r in enumerate(res) if '\\' in r['segmentation']['counts'])
+    base = json.dumps(res).encode()[1:-1]
+    first = json.dumps(res[0]).encode()
+    second = json.dumps(res[1]).encode()
+    sub = {
+        'score true': (b'"score": ', b'"score": true, "x": '),
+        'nan score': (b'"score": ', b'"score": NaN, "s": '),
+        'float id': (b'"image_id": ', b'"image_id": 1.0, "i": '),
+        'leading zero': (b'"category_id": ', b'"category_id": 01, "c": '),
+        'plus sign': (b'"score": ', b'"score": +'),
+        'bare point': (b'"score": ', b'"score": .'),
+        'nested score': (b'"score": ', b'"score": [1], "t": '),
+        'extra key': (b'"score": ', b'"area": 3, "score": '),
+        'big id': (b'"image_id": ', b'"image_id": 99999999999999999999, "j": '),
+        'uescape': (b'"counts": "', b'"counts": "\\u0041'),
+        'control char': (b'"counts": "', b'"counts": "\x01'),
+        'odd escape': (b'"counts": "', b'"counts": "\\q'),
+        'value spaces': (b'"score": ', b'"score":  '),
+        'structure spaces': (b'"segmentation": {', b'"segmentation":{'),
+    }
+    variants = {}
+    for name, (old, new) in sub.items():
+        variants[name] = base.replace(second, second.replace(old, new, 1), 1)
+    # a box with 3 numbers next to one with 5: same total, wrong per entry
+    b0, b1 = json.dumps(res[0]['bbox']).encode(), json.dumps(res[1]['bbox']).encode()
+    variants['3 and 5 numbers'] = (base.replace(b0, b0[:-1] + b', 1.0]', 1)
+                                   .replace(b1, b1[:b1.rindex(b',')] + b']', 1))
+    variants['lone backslash'] = base.replace(first, first.replace(b'"}}', b'\\"}}'), 1)
+    variants['duplicate key'] = base.replace(first, first.replace(b'"score"', b'"image_id"'), 1)
+    variants['one entry'] = first
+    variants['trailing comma'] = base + b','
+    for name, body in variants.items():
+        got, ref = scan.segm_columns(body), _scan_reference(body)
+        if got is not None:
+            assert ref is not None and ref != 'invalid JSON', name
+            assert _same_columns(got, ref), name
+    # escaped backslashes in RLE strings are common and must be read, not left to orjson
+    assert b'\\\\' in base
+    got = scan.segm_columns(base)
+    assert got is not None
+    assert got[5][backslash].decode() == res[backslash]['segmentation']['counts']
+    assert scan.segm_columns(variants['uescape']) is not None  # decoded by orjson: 'A'
+    assert scan.segm_columns(variants['value spaces']) is not None  # JSON whitespace in a value
+    assert scan.segm_columns(variants['structure spaces']) is None  # the shape differs by entry
+    assert scan.segm_columns(variants['3 and 5 numbers']) is None
+
+
+def test_scanned_files_evaluate_like_lvis_api(data, tmp_path, monkeypatch):
+    """Files in the scanned shapes (also split into tiny pieces) give lvis-api's numbers, and
+    the fast backend really read them through the scan."""
+    from iif.evaluation import scan
+    gt, res = data['gt'], data['segm']
+    gt_path = synthetic.write_json(str(tmp_path / 'gt.json'), gt)
+    calls = Counter()
+    real = scan.segm_columns
+
+    def counting(body):
+        out = real(body)
+        calls['scanned' if out is not None else 'general'] += 1
+        return out
+    monkeypatch.setattr(fast, 'segm_columns', counting)
+    ref = None
+    for name, text in _writers(res).items():
+        path = str(tmp_path / f'{name}.json')
+        with open(path, 'wb') as f:
+            f.write(text)
+        if ref is None or name == 'no bbox':
+            ref = evaluate_lvis(gt_path, path, 'segm', backend='lvis')
+        for chunk_bytes in (inputs.CHUNK_BYTES, 5000):
+            monkeypatch.setattr(inputs, 'CHUNK_BYTES', chunk_bytes)
+            calls.clear()
+            got = evaluate_lvis(gt_path, path, 'segm')
+            assert calls['scanned'] > 0 and calls['general'] <= 1, (name, calls)
+            assert _max_diff(ref, got) <= TOL, name

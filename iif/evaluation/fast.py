@@ -39,6 +39,7 @@ import numpy as np
 
 from .inputs import (GroundTruth, GroundTruthFormatError, ProblemLog, check_bbox_rule,
                      check_rle_strings, chunk_columns, iter_chunks, log_rle_problems)
+from .scan import segm_columns
 
 IOU_THRS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
 REC_THRS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
@@ -105,7 +106,8 @@ def load_detections(gt: GroundTruth, results, iou_type: str, max_dets: int) -> D
     all_score: List[np.ndarray] = []
     k_pos, k_img, k_cat, k_score, k_box, k_area, k_size = [], [], [], [], [], [], []
     k_counts: list = []
-    for chunk in iter_chunks(results):
+    # segm: pieces of the file in the usual regular shape are read without a dict per result
+    for chunk in iter_chunks(results, scan=segm_columns if iou_type == 'segm' else None):
         n = len(chunk.entries)
         cols = chunk_columns(chunk, gt, iou_type, log, check_masks=False)
         chunk.entries = None  # let the parsed objects go before the next chunk is read

@@ -440,12 +440,25 @@ def _whole_list(path: PathLike) -> list:
     return whole
 
 
-def iter_file_entries(path: PathLike, chunk_bytes: Optional[int] = None) -> Iterator[list]:
+@dataclass
+class ScannedPiece:
+    """A piece of a results file read into columns by a scanner (no dict per entry)."""
+    columns: tuple
+    size: int
+
+    def __len__(self) -> int:
+        return self.size
+
+
+def iter_file_entries(path: PathLike, chunk_bytes: Optional[int] = None,
+                      scan=None) -> Iterator[Union[list, ScannedPiece]]:
     """Yield the entries of a JSON list file in pieces of about chunk_bytes.
 
     Pieces are parsed in place: the byte before a piece (the list's ``[`` or the separating
     ``,``) and the one after its last ``}`` are overwritten with ``[`` and ``]`` and orjson reads a
-    memoryview, so the file's bytes are never copied.
+    memoryview, so the file's bytes are never copied. ``scan`` (bytes of the entries -> columns
+    tuple or None, e.g. :func:`iif.evaluation.scan.segm_columns`) is tried first on each piece;
+    where it gives columns, a :class:`ScannedPiece` is yielded instead of a list.
     """
     if not os.path.isfile(path):
         raise MissingFileError(f'results file not found: {os.fspath(path)}')
@@ -484,6 +497,22 @@ def iter_file_entries(path: PathLike, chunk_bytes: Optional[int] = None) -> Iter
                 stop = cut + 1
             else:
                 stop = len(buf)
+            if scan is not None:
+                with memoryview(buf) as mv:
+                    body = bytes(mv[start:cut if cut >= 0 else stop])
+                if cut < 0:  # the last piece: entries, then the list's ']'
+                    body = body.rstrip(b' \t\r\n')
+                    body = body[:-1] if body.endswith(b']') else b''
+                cols = scan(body) if body else None
+                del body
+                if cols is not None:
+                    n = len(cols[0])
+                    yield ScannedPiece(cols, n)
+                    yielded += n
+                    if cut < 0:
+                        return
+                    start = comma + 1
+                    continue
             with memoryview(buf) as mv:
                 try:
                     entries = orjson.loads(mv[start - 1:stop])
@@ -509,7 +538,7 @@ def iter_file_entries(path: PathLike, chunk_bytes: Optional[int] = None) -> Iter
 
 
 def iter_chunks(results, chunk_bytes: Optional[int] = None,
-                chunk_entries: Optional[int] = None) -> Iterator[Chunk]:
+                chunk_entries: Optional[int] = None, scan=None) -> Iterator[Chunk]:
     paths, items = result_sources(results)
     chunk_entries = chunk_entries or CHUNK_ENTRIES
     offset = 0
@@ -517,7 +546,7 @@ def iter_chunks(results, chunk_bytes: Optional[int] = None,
         check_files(paths)
         for path in paths:
             local = 0
-            for entries in iter_file_entries(path, chunk_bytes):
+            for entries in iter_file_entries(path, chunk_bytes, scan):
                 n = len(entries)
                 chunk = Chunk(entries, offset, os.fspath(path), local)
                 del entries  # the consumer clears chunk.entries when done with them
@@ -744,7 +773,10 @@ def chunk_columns(chunk: Chunk, gt: GroundTruth, iou_type: str, log: ProblemLog,
     ``check_masks=False`` leaves the RLE strings to the caller (:func:`check_rle_strings`).
     """
     entries = chunk.entries
-    cols = _fast_columns(entries, iou_type)
+    if isinstance(entries, ScannedPiece):
+        cols = entries.columns
+    else:
+        cols = _fast_columns(entries, iou_type)
     if cols is None:
         before = len(log.problems)
         _scan_problems(entries, iou_type, chunk, log, gt)

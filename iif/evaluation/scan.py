@@ -1,0 +1,185 @@
+"""Columns of segm results read straight from the JSON bytes, without a dict per result.
+
+Parsing a results file into Python dicts and pulling the fields back out was about half of segm
+evaluation time. Result files have a regular shape (mmdet's and the kit's writers emit the same
+keys in the same order for every entry), so a piece of the file split at every ``"`` is periodic:
+keys, the text between keys (``:0.5,``), the RLE string, and the text between entries. This module
+recognises that shape from the first entry and checks every other entry against it:
+
+* every key token equals the first entry's key at that position, and the structural tokens
+  (``:{``, ``:``, ``}}, {``) are identical in every entry (JSON whitespace allowed, but the same);
+* each value token is ``<prefix> value <suffix>`` with the first entry's prefix and suffix, holds
+  exactly the expected colons, commas and brackets, and only bytes of JSON numbers and whitespace;
+  the values of one field, for all entries, are then parsed by orjson as one JSON list of numbers
+  (so the number grammar and its rounding are orjson's, the same as on the general path);
+* RLE strings hold no control or non-ASCII bytes; one with a backslash is decoded by orjson as a
+  JSON string (an odd escape or a lone trailing backslash fails there).
+
+Anything else (other keys or key orders, a value of another type, NaN, varying whitespace, a piece
+with one entry) returns None and the caller parses the piece with orjson as before, so the result
+is the same as the general path's for any input; this path only makes the common case faster.
+"""
+from __future__ import annotations
+
+import re
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is in the lock file
+    orjson = None
+
+_WS = rb'[ \t\n\r]*'
+_OPEN = re.compile(_WS + rb'\{' + _WS)
+_JOINT = re.compile(_WS + rb'\}' + _WS + rb'\}' + _WS + rb',' + _WS + rb'\{' + _WS)
+_CLOSE = re.compile(_WS + rb'\}' + _WS + rb'\}' + _WS)
+_SEG_OPEN = re.compile(_WS + rb':' + _WS + rb'\{' + _WS)
+_COLON = re.compile(_WS + rb':' + _WS)
+_SCALAR = re.compile(rb'(' + _WS + rb':' + _WS + rb')[^,:\[\]{}]+?(' + _WS + rb',' + _WS + rb')')
+_ARRAY = re.compile(rb'(' + _WS + rb':' + _WS + rb'\[' + _WS + rb')[^:\[\]{}]+?('
+                    + _WS + rb'\]' + _WS + rb',' + _WS + rb')')
+
+# bytes that may appear in the value tokens of numbers: digits, sign, point, exponent, JSON
+# whitespace, and the structural ',', ':', '[', ']' whose counts and places are checked apart
+_NUMBER_BYTES = np.zeros(256, bool)
+_NUMBER_BYTES[np.frombuffer(b'0123456789+-.eE \t\n\r,:[]', np.uint8)] = True
+
+_BLANK_STRUCTURE = bytes.maketrans(b':[]', b'   ')
+
+TOP_KEYS = {b'image_id', b'category_id', b'score'}
+
+
+def _value_token_shape(tok: bytes, array: bool) -> Optional[Tuple[bytes, bytes]]:
+    m = (_ARRAY if array else _SCALAR).fullmatch(tok)
+    return (m.group(1), m.group(2)) if m else None
+
+
+def _numbers(toks: List[bytes], prefix: bytes, suffix: bytes, per_token: int) -> Optional[list]:
+    """The numbers of value tokens ``prefix a, b, ... suffix`` (per_token each) as one list."""
+    n = len(toks)
+    s = b''.join(toks)
+    a = np.frombuffer(s, np.uint8)
+    if not _NUMBER_BYTES[a].all():
+        return None
+    lens = np.fromiter(map(len, toks), np.int64, n)
+    ends = np.cumsum(lens)
+    starts = ends - lens
+    if (lens < len(prefix) + len(suffix) + 1).any():
+        return None
+    for j, c in enumerate(prefix):
+        if not (a[starts + j] == c).all():
+            return None
+    for j, c in enumerate(suffix):
+        if not (a[ends - len(suffix) + j] == c).all():
+            return None
+    # the prefix's and suffix's structural bytes are the only ones, so the values between them
+    # hold no ':' '[' ']', and (per token) exactly per_token - 1 commas
+    for c in b':[]':
+        if s.count(bytes([c])) != n * prefix.count(bytes([c])) + n * suffix.count(bytes([c])):
+            return None
+    commas = np.add.reduceat((a == 0x2C).astype(np.int64), starts)
+    if not (commas == per_token - 1 + suffix.count(b',') + prefix.count(b',')).all():
+        return None
+    # with ':' '[' ']' blanked, the tokens read "v, v, v,": values separated by the commas
+    body = s[:len(s) - len(suffix)].translate(_BLANK_STRUCTURE)
+    try:
+        values = orjson.loads(b'[' + body + b']')
+    except orjson.JSONDecodeError:
+        return None
+    return values if len(values) == n * per_token else None
+
+
+def _strings(toks: List[bytes]) -> Optional[List[bytes]]:
+    s = b''.join(toks)
+    a = np.frombuffer(s, np.uint8)
+    if a.size and (a.min() < 0x20 or a.max() >= 0x80):
+        return None  # control bytes are not JSON; non-ASCII cannot be a valid RLE anyway
+    if b'\\' not in s:
+        return toks
+    s = b'"'.join(toks)  # '"' cannot occur in a token: it marks the boundaries below
+    if s.count(b'\\') == 2 * s.count(b'\\\\'):
+        # only escaped backslashes (common: '\\' is a valid RLE character); replace() pairs
+        # them left to right within each token, as a JSON parser does
+        return s.replace(b'\\\\', b'\\').split(b'"')
+    out = list(toks)
+    for i, t in enumerate(toks):
+        if b'\\' in t:
+            try:
+                out[i] = orjson.loads(b'"' + t + b'"').encode('ascii')
+            except (orjson.JSONDecodeError, UnicodeEncodeError):
+                return None
+    return out
+
+
+def segm_columns(body: bytes):
+    """Columns of a piece ``{...}, {...}`` of a segm results list, or None (see module doc).
+
+    Returns (image_id, category_id, score, bbox or None, size, counts, entries with a bbox):
+    the tuple :func:`iif.evaluation.inputs._fast_columns` returns, counts as bytes.
+    """
+    if orjson is None or b'"segmentation"' not in body[:4096]:
+        return None
+    p = body.split(b'"')
+    if len(p) < 18 or not _OPEN.fullmatch(p[0]):
+        return None
+    keys = []
+    i = 1
+    while i < len(p) and p[i] in TOP_KEYS | {b'bbox'} and p[i] not in keys:
+        keys.append(p[i])
+        i += 2
+    if not (TOP_KEYS <= set(keys) and p[i:i + 1] == [b'segmentation']
+            and p[i + 2:i + 3] == [b'size'] and p[i + 4:i + 5] == [b'counts']):
+        return None
+    period = i + 7  # tokens per entry: keys and values, segmentation, size, counts, joint
+    n, rest = divmod(len(p) - 1, period)
+    if rest or n < 2:
+        return None
+    if not (_SEG_OPEN.fullmatch(p[i + 1]) and _COLON.fullmatch(p[i + 5])
+            and _JOINT.fullmatch(p[period]) and _CLOSE.fullmatch(p[-1])):
+        return None
+    last = p[-1]
+    p[-1] = p[period]  # the last entry closes the piece instead of opening the next entry
+    constant = [k for k in range(1, period + 1) if k % 2 == 1 and k < i] + [
+        i, i + 1, i + 2, i + 4, i + 5, period]
+    for k in constant:
+        if p[k::period].count(p[k]) != n:
+            return None
+    cols = {}
+    for j, key in enumerate(keys):
+        k = 2 + 2 * j
+        shape = _value_token_shape(p[k], key == b'bbox')
+        if shape is None:
+            return None
+        values = _numbers(p[k::period], *shape, 4 if key == b'bbox' else 1)
+        if values is None:
+            return None
+        cols[key] = values
+    shape = _value_token_shape(p[i + 3], True)
+    sizes = _numbers(p[i + 3::period], *shape, 2) if shape else None
+    counts = _strings(p[i + 6::period])
+    p[-1] = last
+    if sizes is None or counts is None:
+        return None
+    img = np.array(cols[b'image_id'])
+    cat = np.array(cols[b'category_id'])
+    score = np.array(cols[b'score'])
+    size = np.array(sizes)
+    if not (img.dtype.kind == 'i' and cat.dtype.kind == 'i' and size.dtype.kind == 'i'
+            and score.dtype.kind in 'if'):
+        return None  # floats where ints belong, ints past int64: the general path judges them
+    score = score.astype(np.float64)
+    size = size.reshape(n, 2)
+    if not np.isfinite(score).all() or (size < 0).any():
+        return None
+    bbox = None
+    if b'bbox' in cols:
+        bbox = np.array(cols[b'bbox'])
+        if bbox.dtype.kind not in 'if':
+            return None
+        bbox = bbox.astype(np.float64).reshape(n, 4)
+        if not np.isfinite(bbox).all():
+            return None
+    return (img.astype(np.int64), cat.astype(np.int64), score, bbox, size.astype(np.int64),
+            counts, n if bbox is not None else 0)
