@@ -75,7 +75,9 @@ def test_writable_folders_are_group_writable_not_world_writable():
 def test_tensorboard_listens_on_loopback_and_reads_work_dirs_read_only():
     tensorboard = compose()['services']['tensorboard']
     assert tensorboard['ports'] == ['127.0.0.1:${TENSORBOARD_PORT:-6006}:6006']
-    assert tensorboard['volumes'] == ['${WORK_DIRS:-./work_dirs}:/workspace/work_dirs:ro']
+    (mount,) = tensorboard['volumes']  # work_dirs only, read-only
+    assert (mount['source'], mount['target'], mount['read_only']) == \
+        ('${WORK_DIRS:-./work_dirs}', '/workspace/work_dirs', True)
 
 
 def test_ipc_host_only_on_services_that_train_or_test():
