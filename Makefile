@@ -10,7 +10,7 @@ COMPOSE ?= docker compose $(COMPOSE_FILES)
 PYTHON ?= python3
 VENV ?= .venv
 # train and reproduce-variants: 4 GPUs, the research recipe's 4 x 4 images (other counts need
-# ARGS=--scale-lr or ARGS=--allow-batch-change); evaluating a checkpoint: 1 unless GPUS is given
+# ARGS=--scale-lr or ARGS=--allow-batch-change); evaluate: 1 unless GPUS is given
 GPUS ?= 4
 TEST_GPUS := $(if $(filter file,$(origin GPUS)),1,$(GPUS))
 GIT_COMMIT := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
@@ -23,9 +23,28 @@ define run
 	@$(1)
 endef
 
+# Variables (`make help` prints these lines): NAME=value on the command line, e.g.
+# make train CONFIG=configs/iif/iif_r50_fpn_4x4_1x_lvis_v1.py GPUS=4 ARGS=--auto-resume
+#> CONFIG      config file for train and evaluate (configs/<family>/<name>.py)
+#> CKPT        checkpoint that evaluate tests (work_dirs/<config name>/epoch_12.pth)
+#> GPUS        processes: GPUs, or CPU processes with CPU=1 (train, reproduce-variants: 4; evaluate: 1)
+#> CPU         1: run on CPU processes (compose.cpu.yaml); empty: GPUs; default: 1 without the NVIDIA runtime
+#> ARGS        extra options passed on (tools/train.py, tools/test.py, iif reproduce run, iif data ...)
+#> SEEDS       reproduce-variants: seeds, e.g. 1,2,3 (every variant once per seed; default 1)
+#> VARIANTS    reproduce-variants: variant names, e.g. raw,base10_obj (default: every config)
+#> CONFIG_DIR  reproduce-variants: config set (default configs/iif/variants; configs/smoke/variants)
+#> BASE_IMAGE  build: base image (default nvidia/cuda:12.1.1-cudnn8-devel-ubuntu22.04)
+#> TORCH_CUDA_ARCH_LIST  build: GPU architectures for mmcv's CUDA ops (default 7.0;...;9.0)
+#> EXTRA_CA    build: a CA certificate to trust (TLS-inspecting proxy)
+#> PYTHON      setup: the Python that creates .venv (3.10 or 3.11)
+#> VENV        setup, demo-local, test-local: the local virtual environment (default .venv)
+
 .PHONY: help
-help:  ## list the targets
+help:  ## list the targets and the variables
+	@echo 'targets:'
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
+	@echo 'variables (make TARGET NAME=value):'
+	@grep -E '^#> ' $(MAKEFILE_LIST) | sed 's/^#> /  /'
 
 .PHONY: env
 env:  ## write .env (your UID/GID, LVIS_ROOT, ...) and create the mounted folders as you
@@ -48,14 +67,18 @@ train: env  ## train CONFIG on GPUS GPUs: make train CONFIG=configs/... GPUS=4 [
 	$(call run,$(COMPOSE) run --rm train $(CONFIG) $(GPUS) $(ARGS))
 
 .PHONY: test
-test:  ## with CONFIG= CKPT= [GPUS=]: evaluate a checkpoint; without: the kit's test suite
-ifneq ($(CONFIG),)
-	@test -n "$(CKPT)" || { echo "usage: make test CONFIG=configs/... CKPT=work_dirs/.../epoch_12.pth [GPUS=4]" >&2; exit 2; }
-	$(call run,$(MAKE) --no-print-directory env)
-	$(call run,$(COMPOSE) run --rm test $(CONFIG) $(CKPT) $(TEST_GPUS) $(ARGS))
+test:  ## the kit's test suite (lint, image build, pytest in the image, the services); what CI runs
+ifneq ($(CONFIG)$(CKPT),)
+	@echo 'error: make test runs the test suite; to evaluate a checkpoint use: make evaluate CONFIG=$(CONFIG) CKPT=$(CKPT)' >&2; exit 2
 else
 	$(call run,scripts/run_test_suite.sh)
 endif
+
+.PHONY: evaluate
+evaluate:  ## evaluate a checkpoint: make evaluate CONFIG=configs/... CKPT=.../epoch_12.pth [GPUS=1]
+	@test -n "$(CONFIG)" -a -n "$(CKPT)" || { echo "usage: make evaluate CONFIG=configs/... CKPT=work_dirs/.../epoch_12.pth [GPUS=4]" >&2; exit 2; }
+	$(call run,$(MAKE) --no-print-directory env)
+	$(call run,$(COMPOSE) run --rm test $(CONFIG) $(CKPT) $(TEST_GPUS) $(ARGS))
 
 .PHONY: reproduce-variants
 reproduce-variants: env  ## train + evaluate every IIF variant: [GPUS=4 VARIANTS=raw,base10_obj SEEDS=1,2,3 CONFIG_DIR=...]
@@ -78,7 +101,7 @@ tensorboard: env  ## TensorBoard on work_dirs at http://localhost:6006
 	$(call run,$(COMPOSE) up tensorboard)
 
 .PHONY: lint
-lint:  ## hadolint (Dockerfile) and the compose-spec schema check (compose.yaml)
+lint:  ## ruff, hadolint, the compose schema, the generated config READMEs, bash -n
 	$(call run,scripts/lint.sh)
 
 .PHONY: setup
