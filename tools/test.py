@@ -1,6 +1,6 @@
 """Evaluate a checkpoint on LVIS: python tools/test.py CONFIG CHECKPOINT [--eval bbox segm] ...
 
-Thin wrapper over iif.engine.entry; see README ("Entry scripts")."""
+Thin wrapper over iif.engine.entry; see docs/running.md ("Entry scripts")."""
 import sys
 from pathlib import Path
 

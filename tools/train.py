@@ -1,6 +1,6 @@
 """Train a detector: python tools/train.py CONFIG [--work-dir DIR] [--auto-resume] ...
 
-Thin wrapper over iif.engine.entry; see README ("Entry scripts")."""
+Thin wrapper over iif.engine.entry; see docs/running.md ("Entry scripts")."""
 import sys
 from pathlib import Path
 
