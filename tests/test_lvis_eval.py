@@ -361,6 +361,25 @@ def test_cli_writes_json(data, tmp_path, capsys):
     assert all(math.isfinite(v) for m in report['metrics'].values() for v in m.values())
 
 
+def test_evaluation_imports_no_framework():
+    """iif.evaluation itself loads neither torch, mmdet, mmcv nor lvis-api / pycocotools.
+
+    ``iif/__init__.py`` is left out here (its own import test covers it), so that this checks the
+    evaluation package's imports whatever the parent package does.
+    """
+    code = textwrap.dedent(f"""
+        import sys, types
+        pkg = types.ModuleType('iif'); pkg.__path__ = [{os.path.join(ROOT, 'iif')!r}]
+        sys.modules['iif'] = pkg
+        import iif.evaluation
+        from iif.evaluation import evaluate_lvis_iou_types
+        print(sorted(m for m in sys.modules
+                     if m.split('.')[0] in ('torch', 'mmdet', 'mmcv', 'lvis', 'pycocotools')))
+        """)
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == '[]', out.stdout
+
+
 def test_iou_types_in_parallel_match_lvis_api(data, tmp_path):
     """bbox and segm evaluated at once in two processes: lvis-api's numbers, per IoU type."""
     from iif.evaluation import evaluate_lvis_iou_types

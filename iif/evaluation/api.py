@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import traceback
 from typing import Dict, Mapping, Optional
@@ -95,6 +94,7 @@ def evaluate_lvis_iou_types(gt, results_by_iou: Mapping[str, object], backend: s
             check_files(paths)
     if processes is None:
         processes = min(len(ious), os.cpu_count() or 1)
+    import multiprocessing
     fork = 'fork' in multiprocessing.get_all_start_methods()
     if processes <= 1 or len(ious) <= 1 or not fork:
         return {iou: evaluate_lvis(gt, results_by_iou[iou], iou, backend, max_dets)
