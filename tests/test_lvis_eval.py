@@ -394,6 +394,8 @@ def test_iou_types_in_parallel_match_lvis_api(data, tmp_path):
         assert _max_diff(ref, together[iou]) <= TOL
         assert together[iou] == in_memory[iou] == evaluate_lvis(gt_path, files[iou], iou)
     assert evaluate_lvis_iou_types(gt_path, files, processes=1) == together
+    with pytest.raises(ValueError, match='processes must be'):
+        evaluate_lvis_iou_types(gt_path, files, processes=0)
 
 
 def test_iou_types_in_parallel_report_a_worker_input_error(data, tmp_path):

@@ -8,6 +8,17 @@ import time
 HELP = 'evaluate LVIS results (bbox and/or segm): AP, AP50, AP75, APs/m/l, APr/c/f, AR'
 
 
+def _positive_int(text: str) -> int:
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'expected a whole number of at least 1, not {text!r}')
+    return value
+
+
 def add_arguments(parser) -> None:
     parser.add_argument('--gt', required=True, metavar='ANN.json',
                         help='LVIS annotation file (e.g. lvis_v1_val.json)')
@@ -21,7 +32,7 @@ def add_arguments(parser) -> None:
                         help="'fast' (default) or 'lvis' (lvis-api's LVISEval, the reference)")
     parser.add_argument('--max-dets', type=int, default=300, metavar='N',
                         help='detections kept per image, highest scores first (default 300)')
-    parser.add_argument('--processes', type=int, metavar='N',
+    parser.add_argument('--processes', type=_positive_int, metavar='N',
                         help='evaluate the IoU types in up to N processes at once (default: one '
                              'per IoU type, at most one per CPU; 1 = one after the other)')
     parser.add_argument('--out', metavar='metrics.json', help='write the metrics to this JSON')

@@ -94,6 +94,8 @@ def evaluate_lvis_iou_types(gt, results_by_iou: Mapping[str, object], backend: s
             check_files(paths)
     if processes is None:
         processes = min(len(ious), os.cpu_count() or 1)
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise ValueError(f'processes must be a whole number of at least 1, not {processes!r}')
     import multiprocessing
     fork = 'fork' in multiprocessing.get_all_start_methods()
     if processes <= 1 or len(ious) <= 1 or not fork:
