@@ -114,7 +114,7 @@ def test_truncated_annotation_file(smoke_workdir, tmp_path):
 def test_user_errors_share_one_base_class():
     from iif import errors
     from iif.engine.errors import UserError
-    from iif.evaluation.inputs import GroundTruthFormatError, ResultsFormatError
+    from iif.evaluation import GroundTruthFormatError, ResultsFormatError
     from iif.lvisdata.catalog import DataError
     from iif.lvisdata.verify import DataRootError
     from iif.models.fasa import FASAConfigError

@@ -1,6 +1,6 @@
 """LVIS evaluator: parity with lvis-api 0.5.3, input handling, validation, hostile input, CLI.
 
-Data come from iif.evaluation.synthetic (deterministic, LVIS-shaped, small).
+Data come from benchmarks/lvis_workload.py (deterministic, LVIS-shaped, small).
 """
 from __future__ import annotations
 
@@ -23,10 +23,13 @@ import pytest
 
 from iif.evaluation import (METRIC_NAMES, GroundTruthFormatError, ResultsFormatError,
                             evaluate_lvis, format_metrics_table)
-from iif.evaluation import fast, inputs, synthetic
+from iif.evaluation import fast, groundtruth, jsonstream
+from iif.evaluation import results as results_module
 from iif.evaluation import rle as rle_format
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))  # the workload generator is not library code
+import lvis_workload as synthetic  # noqa: E402
 
 TOL = 1e-9
 
@@ -178,7 +181,7 @@ def test_ground_truth_masks_match_lvis_api(data):
     from lvis import LVIS
     gt = data['gt']
     lv = _lvis_object(LVIS, gt)
-    g = inputs.parse_gt(gt, 'segm')
+    g = groundtruth.parse_gt(gt, 'segm')
     idx = np.arange(len(g.ann_id))
     mine = fast.gt_rles(g, idx)
     for i, rle in zip(idx.tolist(), mine):
@@ -218,7 +221,7 @@ def test_files_shards_and_lists_agree(data, tmp_path, monkeypatch):
     ref = evaluate_lvis(gt_path, shards, 'segm', backend='lvis')
     assert ref == pytest.approx(from_list, abs=TOL)
     # tiny pieces: many splits inside and between entries
-    monkeypatch.setattr(inputs, 'CHUNK_BYTES', 777)
+    monkeypatch.setattr(jsonstream, 'CHUNK_BYTES', 777)
     assert evaluate_lvis(gt_path, shards, 'segm') == from_list
 
 
@@ -229,11 +232,11 @@ def test_chunked_reader_yields_every_entry_in_order(tmp_path):
         with open(path, 'w') as f:
             dump(f)
         for chunk_bytes in (1, 50, 300, 10 ** 6):
-            got = [e for part in inputs.iter_file_entries(path, chunk_bytes) for e in part]
+            got = [e for part in jsonstream.iter_file_entries(path, chunk_bytes) for e in part]
             assert got == entries
     with open(path, 'w') as f:
         f.write('[]')
-    assert [e for part in inputs.iter_file_entries(path, 10) for e in part] == []
+    assert [e for part in jsonstream.iter_file_entries(path, 10) for e in part] == []
 
 
 # ----------------------------------------------------------------------------- validation
@@ -356,6 +359,60 @@ def test_cli_writes_json(data, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert printed.splitlines()[0].split() == ['iou'] + list(METRIC_NAMES)
     assert all(math.isfinite(v) for m in report['metrics'].values() for v in m.values())
+
+
+def test_evaluation_imports_no_framework():
+    """iif.evaluation itself loads neither torch, mmdet, mmcv nor lvis-api / pycocotools.
+
+    ``iif/__init__.py`` is left out here (its own import test covers it), so that this checks the
+    evaluation package's imports whatever the parent package does.
+    """
+    code = textwrap.dedent(f"""
+        import sys, types
+        pkg = types.ModuleType('iif'); pkg.__path__ = [{os.path.join(ROOT, 'iif')!r}]
+        sys.modules['iif'] = pkg
+        import iif.evaluation
+        from iif.evaluation import evaluate_lvis_iou_types
+        print(sorted(m for m in sys.modules
+                     if m.split('.')[0] in ('torch', 'mmdet', 'mmcv', 'lvis', 'pycocotools')))
+        """)
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == '[]', out.stdout
+
+
+def test_iou_types_in_parallel_match_lvis_api(data, tmp_path):
+    """bbox and segm evaluated at once in two processes: lvis-api's numbers, per IoU type."""
+    from iif.evaluation import evaluate_lvis_iou_types
+    gt_path = synthetic.write_json(str(tmp_path / 'gt.json'), data['gt'])
+    files = {iou: synthetic.write_json(str(tmp_path / f'res.{iou}.json'), data[iou])
+             for iou in ('segm', 'bbox')}
+    together = evaluate_lvis_iou_types(gt_path, files, processes=2)
+    assert list(together) == ['segm', 'bbox']  # the caller's order
+    in_memory = evaluate_lvis_iou_types(data['gt'], {k: data[k] for k in ('bbox', 'segm')})
+    for iou in ('bbox', 'segm'):
+        ref = evaluate_lvis(data['gt'], data[iou], iou, backend='lvis')
+        assert _max_diff(ref, together[iou]) <= TOL
+        assert together[iou] == in_memory[iou] == evaluate_lvis(gt_path, files[iou], iou)
+    assert evaluate_lvis_iou_types(gt_path, files, processes=1) == together
+    with pytest.raises(ValueError, match='processes must be'):
+        evaluate_lvis_iou_types(gt_path, files, processes=0)
+
+
+def test_iou_types_in_parallel_report_a_worker_input_error(data, tmp_path):
+    """An input error found in the worker process reaches the caller with its class and text."""
+    from iif.evaluation import evaluate_lvis_iou_types
+    bad = copy.deepcopy(data['segm'][:50])
+    bad[7]['score'] = 'high'
+    gt_path = synthetic.write_json(str(tmp_path / 'gt.json'), data['gt'])
+    files = {'bbox': synthetic.write_json(str(tmp_path / 'b.json'), data['bbox']),
+             'segm': synthetic.write_json(str(tmp_path / 's.json'), bad)}
+    with pytest.raises(ResultsFormatError, match=r"(?s)invalid segm results.*entry 7 of .*s\.json"):
+        evaluate_lvis_iou_types(gt_path, files, processes=2)
+    with pytest.raises(ResultsFormatError, match='invalid segm results'):  # segm first: here
+        evaluate_lvis_iou_types(gt_path, {'segm': files['segm'], 'bbox': files['bbox']})
+    with pytest.raises(FileNotFoundError, match='gone.json'):  # before any work
+        evaluate_lvis_iou_types(gt_path, {'bbox': files['bbox'],
+                                          'segm': str(tmp_path / 'gone.json')})
 
 
 def test_cli_missing_file_fails_clearly(data, tmp_path, capsys):
@@ -565,7 +622,7 @@ def test_dense_images_bound_box_iou_memory(monkeypatch):
     assert pairs == 60 * 300 * 60
     ref, got = _assert_parity(gt, res, 'bbox')
     assert 0.05 < got['AP'] < 0.95
-    g = inputs.parse_gt(gt, 'bbox')
+    g = groundtruth.parse_gt(gt, 'bbox')
 
     def peak_bytes(block):
         monkeypatch.setattr(fast, 'PAIR_BLOCK', block)
@@ -593,7 +650,7 @@ def _scan_reference(body: bytes):
         entries = orjson.loads(b'[' + body + b']')
     except orjson.JSONDecodeError:
         return 'invalid JSON'
-    return inputs._fast_columns(entries, 'segm')
+    return results_module._fast_columns(entries, 'segm')
 
 
 def _same_columns(got, ref) -> bool:
@@ -702,8 +759,8 @@ def test_scanned_files_evaluate_like_lvis_api(data, tmp_path, monkeypatch):
             f.write(text)
         if ref is None or name == 'no bbox':
             ref = evaluate_lvis(gt_path, path, 'segm', backend='lvis')
-        for chunk_bytes in (inputs.CHUNK_BYTES, 5000):
-            monkeypatch.setattr(inputs, 'CHUNK_BYTES', chunk_bytes)
+        for chunk_bytes in (jsonstream.CHUNK_BYTES, 5000):
+            monkeypatch.setattr(jsonstream, 'CHUNK_BYTES', chunk_bytes)
             calls.clear()
             got = evaluate_lvis(gt_path, path, 'segm')
             assert calls['scanned'] > 0 and calls['general'] <= 1, (name, calls)

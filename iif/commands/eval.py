@@ -8,6 +8,17 @@ import time
 HELP = 'evaluate LVIS results (bbox and/or segm): AP, AP50, AP75, APs/m/l, APr/c/f, AR'
 
 
+def _positive_int(text: str) -> int:
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'expected a whole number of at least 1, not {text!r}')
+    return value
+
+
 def add_arguments(parser) -> None:
     parser.add_argument('--gt', required=True, metavar='ANN.json',
                         help='LVIS annotation file (e.g. lvis_v1_val.json)')
@@ -21,24 +32,24 @@ def add_arguments(parser) -> None:
                         help="'fast' (default) or 'lvis' (lvis-api's LVISEval, the reference)")
     parser.add_argument('--max-dets', type=int, default=300, metavar='N',
                         help='detections kept per image, highest scores first (default 300)')
+    parser.add_argument('--processes', type=_positive_int, metavar='N',
+                        help='evaluate the IoU types in up to N processes at once (default: one '
+                             'per IoU type, at most one per CPU; 1 = one after the other)')
     parser.add_argument('--out', metavar='metrics.json', help='write the metrics to this JSON')
 
 
 def run(args) -> int:
-    from iif.evaluation import evaluate_lvis, format_metrics_table
+    from iif.evaluation import evaluate_lvis_iou_types, format_metrics_table
 
     ious = list(dict.fromkeys(args.iou or ['bbox']))
-    metrics, seconds, files = {}, {}, {}
-    for iou in ious:
-        dts = [p.replace('{iou}', iou) for p in args.dt]
-        t = time.perf_counter()
-        metrics[iou] = evaluate_lvis(args.gt, dts if len(dts) > 1 else dts[0], iou_type=iou,
-                                     backend=args.backend, max_dets=args.max_dets)
-        seconds[iou] = round(time.perf_counter() - t, 3)
-        files[iou] = dts
+    files = {iou: [p.replace('{iou}', iou) for p in args.dt] for iou in ious}
+    t = time.perf_counter()
+    metrics = evaluate_lvis_iou_types(
+        args.gt, {iou: dts if len(dts) > 1 else dts[0] for iou, dts in files.items()},
+        backend=args.backend, max_dets=args.max_dets, processes=args.processes)
+    seconds = round(time.perf_counter() - t, 3)
     print(format_metrics_table(metrics))
-    timing = ', '.join(f'{k} {v:.1f} s' for k, v in seconds.items())
-    print(f'({args.backend} backend: {timing})')
+    print(f'({args.backend} backend: {" + ".join(ious)} in {seconds:.1f} s)')
     if args.out:
         out_dir = os.path.dirname(os.path.abspath(args.out))
         os.makedirs(out_dir, exist_ok=True)

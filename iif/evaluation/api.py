@@ -1,10 +1,14 @@
-"""Public entry points: evaluate_lvis, METRIC_NAMES, format_metrics_table."""
+"""Public entry points: evaluate_lvis (one IoU type), evaluate_lvis_iou_types, the table."""
 from __future__ import annotations
 
 import gc
-from typing import Dict, Mapping
+import os
+import traceback
+from typing import Dict, Mapping, Optional
 
-from . import inputs
+from .common import IOU_TYPES
+from .groundtruth import load_gt_dataset, parse_gt
+from .jsonstream import check_files, result_sources
 
 # lvis-api's result keys, in its order; AR is at max_dets detections per image
 METRIC_NAMES = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf',
@@ -33,20 +37,20 @@ def evaluate_lvis(gt, results, iou_type: str = 'bbox', backend: str = 'fast',
         (no ground truth for the group).
 
     Raises:
-        inputs.ResultsFormatError / inputs.GroundTruthFormatError (both ``ValueError``): malformed
+        ResultsFormatError / GroundTruthFormatError (both ``ValueError``): malformed
         input, detected before any evaluation. FileNotFoundError: a missing file.
     """
-    if iou_type not in inputs.IOU_TYPES:
+    if iou_type not in IOU_TYPES:
         raise ValueError(f"iou_type must be 'bbox' or 'segm', not {iou_type!r}")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be 'fast' or 'lvis', not {backend!r}")
     if isinstance(max_dets, bool) or not isinstance(max_dets, int):
         raise ValueError(f'max_dets must be an integer, not {max_dets!r}')
-    paths, _ = inputs.result_sources(results)
+    paths, _ = result_sources(results)
     if paths is not None:
-        inputs.check_files(paths)  # before spending time on the ground truth
-    dataset, owned = inputs.load_gt_dataset(gt)
-    gt_arrays = inputs.parse_gt(dataset, iou_type)
+        check_files(paths)  # before spending time on the ground truth
+    dataset, owned = load_gt_dataset(gt)
+    gt_arrays = parse_gt(dataset, iou_type)
     if backend == 'lvis':
         from . import reference
         raw = reference.evaluate(gt_arrays, results, iou_type, max_dets, owned)
@@ -64,6 +68,96 @@ def evaluate_lvis(gt, results, iou_type: str = 'bbox', backend: str = 'fast',
             if was_enabled:
                 gc.enable()
     return {name: float(raw[name]) for name in METRIC_NAMES}
+
+
+def evaluate_lvis_iou_types(gt, results_by_iou: Mapping[str, object], backend: str = 'fast',
+                            max_dets: int = 300, processes: Optional[int] = None
+                            ) -> Dict[str, Dict[str, float]]:
+    """Evaluate several IoU types (``{'bbox': results, 'segm': results}``), in parallel.
+
+    Each IoU type is evaluated by :func:`evaluate_lvis` (same arguments, same numbers); with
+    ``processes`` > 1 (default: one per IoU type, at most one per CPU) the types after the first
+    run in forked worker processes while this process evaluates the first, so bbox + segm take
+    about as long as segm alone on a machine with two free cores. Result files are checked to
+    exist before anything starts; an input error of any type is raised here (the first IoU
+    type's first) with its own class and message.
+
+    Returns ``{iou_type: {name: float}}`` in the order of ``results_by_iou``.
+    """
+    ious = list(results_by_iou)
+    bad = [t for t in ious if t not in IOU_TYPES]
+    if bad:
+        raise ValueError(f"IoU types must be 'bbox' or 'segm', not {bad}")
+    for iou in ious:  # a missing file fails before any work, in either mode
+        paths, _ = result_sources(results_by_iou[iou])
+        if paths is not None:
+            check_files(paths)
+    if processes is None:
+        processes = min(len(ious), os.cpu_count() or 1)
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise ValueError(f'processes must be a whole number of at least 1, not {processes!r}')
+    import multiprocessing
+    fork = 'fork' in multiprocessing.get_all_start_methods()
+    if processes <= 1 or len(ious) <= 1 or not fork:
+        return {iou: evaluate_lvis(gt, results_by_iou[iou], iou, backend, max_dets)
+                for iou in ious}
+    # fork (not spawn): the workers share an in-memory ground truth with this process and need
+    # no re-import; they run numpy and pycocotools only, never torch
+    ctx = multiprocessing.get_context('fork')
+    workers = {}
+    try:
+        for k, iou in enumerate(ious[1:]):
+            if k + 2 > processes:  # more types than processes: the rest run here, in order
+                break
+            receive, send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_worker, name=f'iif-eval-{iou}', daemon=True,
+                               args=(send, gt, results_by_iou[iou], iou, backend, max_dets))
+            proc.start()
+            send.close()
+            workers[iou] = (proc, receive)
+        metrics = {iou: evaluate_lvis(gt, results_by_iou[iou], iou, backend, max_dets)
+                   for iou in ious if iou not in workers}
+        for iou, (proc, receive) in workers.items():
+            metrics[iou] = _collect(iou, proc, receive)
+    finally:
+        for proc, receive in workers.values():
+            if proc.is_alive():  # this process failed first: stop the workers
+                proc.terminate()
+            proc.join()
+            receive.close()
+    return {iou: metrics[iou] for iou in ious}
+
+
+class _WorkerFailed(RuntimeError):
+    """A worker process's evaluation raised something other than an input error (a bug)."""
+
+
+def _worker(send, gt, results, iou_type, backend, max_dets) -> None:
+    try:
+        reply = ('ok', evaluate_lvis(gt, results, iou_type, backend, max_dets))
+    except (ValueError, OSError) as e:  # input errors: re-raised as they are by the parent
+        reply = ('error', e, traceback.format_exc())
+    except BaseException as e:  # noqa: BLE001 - reported to the parent with its traceback
+        reply = ('error', None, f'{type(e).__name__}: {e}\n{traceback.format_exc()}')
+    try:
+        send.send(reply)
+    except Exception:  # noqa: BLE001 - an exception that does not pickle: send its text
+        send.send(('error', None, reply[2]))
+    send.close()
+
+
+def _collect(iou_type: str, proc, receive) -> Dict[str, float]:
+    try:
+        reply = receive.recv()
+    except EOFError:
+        proc.join()
+        raise _WorkerFailed(f'the {iou_type} evaluation process ended without a result '
+                            f'(exit code {proc.exitcode}; out of memory?)') from None
+    if reply[0] == 'ok':
+        return reply[1]
+    if reply[1] is not None:
+        raise reply[1]
+    raise _WorkerFailed(f'{iou_type} evaluation failed in its worker process:\n{reply[2]}')
 
 
 def format_metrics_table(metrics_by_iou_type: Mapping[str, Mapping[str, float]]) -> str:

@@ -37,8 +37,11 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from .inputs import (GroundTruth, GroundTruthFormatError, ProblemLog, check_bbox_rule,
-                     check_rle_strings, chunk_columns, iter_chunks, log_rle_problems)
+from .common import GroundTruthFormatError
+from .groundtruth import GroundTruth
+from .jsonstream import iter_chunks
+from .results import (ProblemLog, check_bbox_rule, check_rle_strings, chunk_columns,
+                      log_rle_problems)
 from .scan import segm_columns
 
 IOU_THRS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)

@@ -1,8 +1,9 @@
 """backend='lvis': lvis-api 0.5.3's LVISEval, the cross-check reference.
 
-Inputs are validated by :mod:`iif.evaluation.inputs` first (lvis-api itself silently drops unknown
-categories and crashes on several malformed inputs). lvis-api mutates the dicts it is given (adds
-'area', 'id', 'ignore', converts segmentations), so caller-owned dicts are shallow-copied first.
+Inputs are validated by :mod:`iif.evaluation.groundtruth` and :mod:`iif.evaluation.results` first
+(lvis-api itself silently drops unknown categories and crashes on several malformed inputs).
+lvis-api mutates the dicts it is given (adds 'area', 'id', 'ignore', converts segmentations), so
+caller-owned dicts are shallow-copied first.
 
 lvis-api's ``LVISResults`` raises IndexError on an empty result list; here an empty list (or
 ``max_dets=0``) is evaluated as "no detections": LVISEval then runs on an empty results set, which
@@ -15,7 +16,8 @@ import logging
 import warnings
 from typing import Dict
 
-from .inputs import GroundTruth, load_result_list
+from .groundtruth import GroundTruth
+from .results import load_result_list
 
 
 def _lvis_gt(dataset: dict, owned: bool, iou_type: str):

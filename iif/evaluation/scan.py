@@ -117,7 +117,7 @@ def segm_columns(body: bytes):
     """Columns of a piece ``{...}, {...}`` of a segm results list, or None (see module doc).
 
     Returns (image_id, category_id, score, bbox or None, size, counts, entries with a bbox):
-    the tuple :func:`iif.evaluation.inputs._fast_columns` returns, counts as bytes.
+    the tuple :func:`iif.evaluation.results._fast_columns` returns, counts as bytes.
     """
     if orjson is None or b'"segmentation"' not in body[:4096]:
         return None
