@@ -137,8 +137,3 @@ def generate(root: os.PathLike, force: bool = False) -> Dict[str, Path]:
                     annotations=anns, categories=categories)
         write_text_atomic(out[split], json.dumps(data))
     return out
-
-
-def class_names() -> Tuple[str, ...]:
-    """Class names in category-id order, for configs' ``classes=``."""
-    return tuple(c[0] for c in CATEGORIES)

@@ -51,7 +51,6 @@ BUNDLED_DATASETS: Dict[str, Dict[str, Union[str, int]]] = {
     'lvis_v0.5': dict(table='lvis_v0.5_categories.csv', num_images=57263),
 }
 
-FREQUENCY_GROUPS = ('r', 'c', 'f')
 CSV_COLUMNS = ['id', 'name', 'frequency', 'image_count', 'instance_count'] + VARIANTS
 
 

@@ -544,12 +544,6 @@ def _earlier(row: dict, key: str) -> str:
     return ''.join(f' ({v:.1f} at {", ".join(commits)})' for v, commits in other)
 
 
-def _check_text(check: dict) -> str:
-    if check['status'] == 'outside':
-        return 'outside: ' + ', '.join(check['outside'])
-    return check['status']
-
-
 def csv_rows(report: dict) -> Tuple[List[str], List[dict]]:
     header = ['variant', 'config', 'n_runs', 'seeds', 'run_dirs', 'not_counted', 'batch',
               'schedule']

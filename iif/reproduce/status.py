@@ -8,7 +8,7 @@ from typing import List
 from iif.clock import format_duration, parse_time
 
 from .errors import ReproduceError
-from .state import STATE_FILE, QueueLock, QueueState
+from .state import STATE_FILE, STATUSES, QueueLock, QueueState
 
 
 def format_status(work_root: Path) -> str:
@@ -70,7 +70,7 @@ def queue_summary(state: QueueState) -> dict:
     planned = state.queue.get('planned') or list(state.runs)
     in_plan = [state.runs[k] for k in planned if k in state.runs]
     counts = {s: sum(1 for r in in_plan if r['status'] == s)
-              for s in ('pending', 'running', 'done', 'failed')}
+              for s in STATUSES}
     durations = [r['seconds'] for r in runs if r['status'] == 'done' and r.get('seconds')]
     mean = sum(durations) / len(durations) if durations else None
     started = parse_time(state.queue.get('started'))
