@@ -6,6 +6,7 @@ POSIX), then fsync the directory so the rename itself survives a power cut. Stan
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from contextlib import contextmanager
@@ -76,3 +77,12 @@ def write_bytes_atomic(path: PathLike, data: bytes) -> Path:
 def write_json_atomic(path: PathLike, obj, indent: Optional[int] = 2) -> Path:
     """``obj`` as JSON (indented, with a final newline)."""
     return write_text_atomic(path, json.dumps(obj, indent=indent) + '\n')
+
+
+def sha256_file(path: PathLike, block: int = 1 << 20) -> str:
+    """The hex sha256 of a file, read ``block`` bytes at a time."""
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(block), b''):
+            h.update(chunk)
+    return h.hexdigest()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import os.path as osp
@@ -14,6 +13,7 @@ from typing import List, Optional
 from iif import __version__ as iif_version
 from iif.clock import file_stamp
 from iif.errors import UserError
+from iif.fsutil import sha256_file
 from iif.metrics import IOU_TYPES
 
 
@@ -270,14 +270,6 @@ def test_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _merge_shards(shards: List[Path], out: Path) -> None:
     from iif.weights import load_json
     from .inference import _dump_json
@@ -364,7 +356,7 @@ def _test(argv: Optional[List[str]]) -> int:
         write_run_records(run_dir, cfg, kind='test', seed=None, world_size=info.world_size,
                           device=info.device,
                           extra=dict(checkpoint=osp.abspath(args.checkpoint),
-                                     checkpoint_sha256=_sha256(args.checkpoint),
+                                     checkpoint_sha256=sha256_file(args.checkpoint),
                                      checkpoint_epoch=ckpt.get('meta', {}).get('epoch'),
                                      published_model=zoo.model.model if zoo else None,
                                      eval=args.eval,

@@ -10,7 +10,6 @@ the ``compare_configs`` of a published row of ``iif/data/published_results.csv``
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Callable, Dict, Optional
 
 from iif.clock import now
 from iif.errors import UserError
-from iif.fsutil import write_json_atomic
+from iif.fsutil import sha256_file, write_json_atomic
 
 REGISTRY_ENV = 'IIF_ZOO_REGISTRY'
 
@@ -45,14 +44,6 @@ def registry_path() -> Path:
     return Path(cache) / 'iif' / 'zoo_checkpoints.json'
 
 
-def sha256_of(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _read_registry(path: Path) -> Dict[str, dict]:
     if not path.is_file():
         return {}
@@ -71,7 +62,7 @@ def verify_or_record(model: str, checkpoint: str, weights_url: str, record: bool
     """Compare ``checkpoint``'s sha256 with the one recorded for ``model``; record it when
     there is none and ``record``. Returns the sha256; a mismatch is a UserError."""
     registry = registry_path()
-    digest = sha256_of(checkpoint)
+    digest = sha256_file(checkpoint)
     entries = _read_registry(registry)
     known = entries.get(model)
     if known:
