@@ -22,14 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
+from iif.checkpoints import list_checkpoints
 from iif.clock import format_duration, now
 from iif.paths import KIT_ROOT
 
 from . import variants as variants_mod
 from .errors import ReproduceError
 from .processes import free_port, reap_leftovers, start_launch
-from .rundir import (checkpoints, failure_reason, find_result, foreign_run, resumed_from,
-                     run_dir_for, set_aside_incomplete_checkpoints)
+from .rundir import (failure_reason, find_result, foreign_run, resumed_from, run_dir_for,
+                     set_aside_incomplete_checkpoints)
 from .state import QueueLock, QueueState, run_key
 
 HEARTBEAT_S = 30.0
@@ -291,7 +292,7 @@ class Queue:
         t0 = time.time()
         set_aside_incomplete_checkpoints(run_dir, self.say)  # the final one too
         if not final.is_file():
-            have = checkpoints(run_dir)
+            have = list_checkpoints(run_dir)
             attempt['resume_from'] = str(have[-1]) if have else None
             how = f'resuming from {have[-1].name}' if have else 'from scratch'
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -392,7 +393,7 @@ class Queue:
                         last_beat = time.time()
                         attempt['seconds'] = round(time.time() - t0, 1)
                         entry['heartbeat'] = now()
-                        have = checkpoints(Path(entry['work_dir']))
+                        have = list_checkpoints(Path(entry['work_dir']))
                         entry['progress'] = have[-1].name if have else None
                         state.save()
             finally:

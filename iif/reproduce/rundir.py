@@ -18,16 +18,11 @@ def run_dir_for(work_root: Path, variant: str, seed: int) -> Path:
     return Path(work_root) / variant / f'seed{seed}'
 
 
-def checkpoints(run_dir: Path) -> List[Path]:
-    """``epoch_N.pth`` / ``iter_N.pth`` in ``run_dir``, lowest N first."""
-    return list_checkpoints(run_dir)
-
-
 def set_aside_incomplete_checkpoints(run_dir: Path, say: Callable[[str], None]) -> List[Path]:
     """Rename checkpoints cut short by a kill (``epoch_3.pth`` -> ``epoch_3.pth.incomplete-<t>``)
     so ``--auto-resume`` starts from the last complete one; nothing is deleted."""
     moved = []
-    for ckpt in reversed(checkpoints(run_dir)):
+    for ckpt in reversed(list_checkpoints(run_dir)):
         if checkpoint_is_complete(ckpt):
             break
         target = ckpt.with_name(f'{ckpt.name}.incomplete-{file_stamp()}')
