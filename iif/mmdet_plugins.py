@@ -5,8 +5,6 @@ logic (:mod:`iif.engine.entry`) imports it too, so a config without that line st
 import logging
 from importlib.util import find_spec
 
-from . import engine  # noqa: F401  first: it silences mmcv's rename notice before mmcv loads
-
 
 def _import_lvis_quietly() -> None:
     """lvis-api calls logging.basicConfig on import, which makes every mmdet log line print
