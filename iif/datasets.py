@@ -12,9 +12,9 @@ import numpy as np
 from mmdet.datasets import LVISV05Dataset, LVISV1Dataset
 from mmdet.datasets.builder import DATASETS
 
-from iif.evaluation import METRIC_NAMES, evaluate_lvis, format_metrics_table
+from iif.evaluation import evaluate_lvis, format_metrics_table
+from iif.metrics import IOU_TYPES
 
-IOU_TYPES = ('bbox', 'segm')
 DEFAULT_BACKEND = 'fast'
 
 
@@ -112,5 +112,4 @@ class IIFLVISV05Dataset(_KitLVISEvaluation, LVISV05Dataset):
     """mmdet's LVISV05Dataset evaluated by the kit's evaluator (``eval_backend``: fast | lvis)."""
 
 
-__all__ = ['IIFLVISV1Dataset', 'IIFLVISV05Dataset', 'detections_to_lvis', 'flatten_metrics',
-           'IOU_TYPES', 'METRIC_NAMES']
+__all__ = ['IIFLVISV1Dataset', 'IIFLVISV05Dataset', 'detections_to_lvis', 'flatten_metrics']

@@ -1,5 +1,7 @@
-"""Registers every mmdet/mmcv component of the kit (imported by ``iif/__init__.py`` when mmdet
-is installed)."""
+"""Registers every mmdet/mmcv component of the kit: the LVIS datasets, IIFLoss and the normed
+linear layers, the heads, the hooks. Configs import it with
+``custom_imports = dict(imports=['iif.mmdet_plugins'], allow_failed_imports=False)``; the run
+logic (:mod:`iif.engine.entry`) imports it too, so a config without that line still works."""
 import logging
 from importlib.util import find_spec
 

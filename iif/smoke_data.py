@@ -17,6 +17,8 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from iif.fsutil import write_text_atomic
+
 # name, shape, RGB colour, frequency group, how often it is placed in a training image
 CATEGORIES: Sequence[Tuple[str, str, Tuple[int, int, int], str, float]] = (
     ('red_disc', 'disc', (220, 40, 40), 'f', 0.80),
@@ -133,13 +135,5 @@ def generate(root: os.PathLike, force: bool = False) -> Dict[str, Path]:
         data = dict(info=dict(description=f'IIF kit smoke dataset ({split})', version='1.0'),
                     licenses=[dict(id=1, name='CC0', url='')], images=images,
                     annotations=anns, categories=categories)
-        out[split].parent.mkdir(parents=True, exist_ok=True)
-        tmp = out[split].with_name(out[split].name + '.tmp')
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, out[split])
+        write_text_atomic(out[split], json.dumps(data))
     return out
-
-
-def class_names() -> Tuple[str, ...]:
-    """Class names in category-id order, for configs' ``classes=``."""
-    return tuple(c[0] for c in CATEGORIES)

@@ -25,6 +25,7 @@ from statistics import NormalDist
 from typing import Callable, Dict, List, Sequence, Union
 
 from iif.errors import MissingFileError, UserError
+from iif.fsutil import atomic_write
 
 _STANDARD_NORMAL = NormalDist()
 
@@ -50,7 +51,6 @@ BUNDLED_DATASETS: Dict[str, Dict[str, Union[str, int]]] = {
     'lvis_v0.5': dict(table='lvis_v0.5_categories.csv', num_images=57263),
 }
 
-FREQUENCY_GROUPS = ('r', 'c', 'f')
 CSV_COLUMNS = ['id', 'name', 'frequency', 'image_count', 'instance_count'] + VARIANTS
 
 
@@ -212,14 +212,11 @@ def weights_table(counts: ClassCounts, variants: Sequence[str] = VARIANTS) -> Li
 def write_weights_csv(counts: ClassCounts, out: Union[str, os.PathLike]) -> Path:
     out = Path(out)
     rows = weights_table(counts)  # computed first: a bad input must not leave a partial file
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + '.tmp')
-    with open(tmp, 'w', newline='', encoding='utf-8') as f:
+    with atomic_write(out, newline='') as f:
         writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS, lineterminator='\n')
         writer.writeheader()
         for row in rows:
             writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
-    os.replace(tmp, out)
     return out
 
 

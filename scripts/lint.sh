@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# ruff on the Python code (rules in pyproject.toml), hadolint on the Dockerfile, the Compose-spec
-# JSON schema on compose.yaml, the generated configs/<family>/README.md files, bash -n on scripts.
+# ruff on the Python code (rules in pyproject.toml), the package's import rule
+# (scripts/check_imports.py: torch/mmcv/mmdet only on its mmdet side), hadolint on the
+# Dockerfile, the Compose-spec JSON schema on compose.yaml, the generated configs/<family>/README.md
+# files, bash -n on scripts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$(scripts/host_venv.sh)
 echo "+ ruff check ."
 "$BIN/ruff" check .
+echo "+ scripts/check_imports.py"
+"$BIN/python" scripts/check_imports.py
 echo "+ hadolint docker/Dockerfile"
 "$BIN/hadolint" docker/Dockerfile
 echo "+ check-jsonschema --builtin-schema vendor.compose-spec compose.yaml"

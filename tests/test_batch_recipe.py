@@ -11,7 +11,7 @@ import torch
 from mmcv import Config
 
 from iif.engine.batch import plan_batch, train_processes
-from iif.engine.errors import UserError
+from iif.errors import UserError
 
 from conftest import CONFIGS, REPO, cpu_env, explain, run
 

@@ -9,7 +9,7 @@ import torch
 from mmcv import Config
 from mmdet.core import BitmapMasks
 
-import iif  # noqa: F401
+import iif.mmdet_plugins  # noqa: F401
 from iif import weights
 from iif.engine.entry import build_model
 
@@ -93,7 +93,7 @@ def test_config_builds_and_initialises_on_cpu(config, smoke_workdir, monkeypatch
     stand-in file with the research checkpoint's layout."""
     monkeypatch.chdir(smoke_workdir)  # smoke configs read data/smoke/ relative to the cwd
     cfg = Config.fromfile(str(config))
-    assert cfg.custom_imports['imports'] == ['iif']
+    assert cfg.custom_imports['imports'] == ['iif.mmdet_plugins']
     backbone = cfg.model.backbone
     expected = None
     if backbone.get('type') == 'LocalPretrainedResNet':
@@ -298,7 +298,7 @@ TV_X101 = 'torchvision://resnext101_64x4d.imagenet1k_v1'
 
 
 def test_x101_without_its_backbone_file_names_the_option(smoke_workdir, monkeypatch):
-    from iif.engine.errors import UserError
+    from iif.errors import UserError
     monkeypatch.chdir(smoke_workdir)
     cfg = load(X101)
     with pytest.raises(UserError) as err:

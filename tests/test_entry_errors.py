@@ -113,7 +113,7 @@ def test_truncated_annotation_file(smoke_workdir, tmp_path):
 # ------------------------------------------------------------- one user-error base class
 def test_user_errors_share_one_base_class():
     from iif import errors
-    from iif.engine.errors import UserError
+    from iif.errors import UserError
     from iif.evaluation import GroundTruthFormatError, ResultsFormatError
     from iif.lvisdata.catalog import DataError
     from iif.lvisdata.verify import DataRootError

@@ -19,9 +19,9 @@ import torch
 import torch.nn.functional as F
 from mmcv import Config
 
-import iif  # noqa: F401  registers the kit's components
+import iif.mmdet_plugins  # noqa: F401  registers the kit's components
 from iif.engine.entry import build_model
-from iif.engine.errors import UserError
+from iif.errors import UserError
 from iif.models import fasa
 from iif.models.affinity_propagation import affinity_propagation
 from iif.models.fasa import FASAShared2FCBBoxHead

@@ -21,7 +21,7 @@ import pytest
 import torch
 from mmcv import Config
 
-import iif  # noqa: F401
+import iif.mmdet_plugins  # noqa: F401
 from iif.engine.entry import build_model
 
 from conftest import CONFIGS

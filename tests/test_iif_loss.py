@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from mmdet.models.builder import build_loss
 from mmdet.models.utils import NormedLinear, build_linear_layer
 
-import iif  # noqa: F401  registers the components
+import iif.mmdet_plugins  # noqa: F401  registers the components
 from iif import weights
 from iif.models import IIFLoss, IIFNormedLinear
 

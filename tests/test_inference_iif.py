@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from mmcv import Config
 
-import iif  # noqa: F401  registers the components
+import iif.mmdet_plugins  # noqa: F401  registers the components
 from iif import weights
 from iif.engine.entry import build_model
 

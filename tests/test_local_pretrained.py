@@ -11,7 +11,7 @@ from mmcv import Config
 from mmdet.models import build_backbone
 from mmdet.models.backbones import ResNet
 
-import iif  # noqa: F401  registers LocalPretrainedResNet
+import iif.mmdet_plugins  # noqa: F401  registers LocalPretrainedResNet
 from iif.models.local_pretrained import BackboneCheckpointError
 
 from conftest import CONFIGS

@@ -14,10 +14,10 @@ import pytest
 import torch
 from mmcv import Config
 
-import iif  # noqa: F401  registers the kit's components
+import iif.mmdet_plugins  # noqa: F401  registers the kit's components
 from iif.engine.checkpoint import load_model_weights, read_checkpoint
 from iif.engine.entry import build_model
-from iif.engine.errors import UserError
+from iif.errors import UserError
 from iif.reproduce import results
 from iif.reproduce.errors import ReproduceError
 

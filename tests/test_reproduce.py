@@ -25,8 +25,9 @@ import pytest
 
 from iif.reproduce import results, variants
 from iif.reproduce.errors import ReproduceError
-from iif.reproduce.queue import (_group_members, checkpoint_is_complete, failure_reason,
-                                 find_result)
+from iif.checkpoints import checkpoint_is_complete
+from iif.reproduce.processes import group_members
+from iif.reproduce.rundir import failure_reason, find_result
 from iif.reproduce.state import QueueLock, QueueState
 
 KIT = Path(__file__).resolve().parents[1]
@@ -434,7 +435,7 @@ def test_sigkill_then_restart_resumes_and_matches_uninterrupted(full_queue):
     assert [a.get('outcome') for a in raw['attempts']] == ['interrupted', 'done']
     assert raw['attempts'][1]['resume_from'].endswith('epoch_1.pth')
     # nothing of the killed queue's training is left running
-    assert _group_members(raw['attempts'][0]['pgid'], raw['work_dir']) == []
+    assert group_members(raw['attempts'][0]['pgid'], raw['work_dir']) == []
 
     # same seeds, 1 CPU process: the same numbers as the uninterrupted queue
     full = QueueState.load(full_queue['work_root'])

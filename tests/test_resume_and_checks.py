@@ -45,8 +45,8 @@ def _save_checkpoint(path, model, **meta):
 
 # ------------------------------------------------------------------ truncated checkpoints
 def test_latest_checkpoint_skips_a_truncated_one(tmp_path):
-    from iif.engine.checkpoint import checkpoint_is_complete, find_latest_checkpoint
-    from iif.reproduce import queue
+    from iif.checkpoints import checkpoint_is_complete, find_latest_checkpoint
+    from iif.reproduce import rundir
     for n in (1, 2, 10):
         torch.save({'state_dict': {'w': torch.zeros(1000)}, 'meta': {'epoch': n}},
                    tmp_path / f'epoch_{n}.pth')
@@ -57,7 +57,7 @@ def test_latest_checkpoint_skips_a_truncated_one(tmp_path):
     assert len(said) == 1 and 'epoch_10.pth is incomplete' in said[0]
     assert not checkpoint_is_complete(tmp_path / 'epoch_10.pth')
     # one completeness check for --auto-resume and the reproduce queue
-    assert queue.checkpoint_is_complete is checkpoint_is_complete
+    assert rundir.checkpoint_is_complete is checkpoint_is_complete
     assert find_latest_checkpoint(str(tmp_path / 'none')) is None
 
 

@@ -1,5 +1,5 @@
 # Runtime shared by every config: the kit's components, checkpoints, logs.
-custom_imports = dict(imports=['iif'], allow_failed_imports=False)
+custom_imports = dict(imports=['iif.mmdet_plugins'], allow_failed_imports=False)
 # create_symlink=False: no latest.pth link (some mounts refuse symlinks); --auto-resume
 # finds the highest epoch_N.pth instead.
 checkpoint_config = dict(interval=1, create_symlink=False)

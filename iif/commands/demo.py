@@ -23,7 +23,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from iif import smoke_data
-    from iif.engine.records import KIT_ROOT
+    from iif.paths import KIT_ROOT
 
     config = Path(args.config)
     if not config.is_absolute() and not config.exists():
@@ -38,7 +38,7 @@ def run(args) -> int:
     if subprocess.call(train) != 0:
         print('[demo] training failed; see the messages above', file=sys.stderr)
         return 1
-    from iif.engine.checkpoint import find_latest_checkpoint
+    from iif.checkpoints import find_latest_checkpoint
     checkpoint = find_latest_checkpoint(args.work_dir)
     test = [sys.executable, str(KIT_ROOT / 'tools' / 'test.py'), str(config), checkpoint,
             '--work-dir', args.work_dir]

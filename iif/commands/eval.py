@@ -26,7 +26,9 @@ def add_arguments(parser) -> None:
                         help='results JSON in LVIS/COCO results format; several files are '
                              'per-rank shards, concatenated in the given order. "{iou}" in a '
                              'name is replaced by the IoU type (results.{iou}.json)')
-    parser.add_argument('--iou', action='append', choices=('bbox', 'segm'),
+    from iif.metrics import IOU_TYPES
+
+    parser.add_argument('--iou', action='append', choices=IOU_TYPES,
                         help='IoU type to evaluate; repeat for both (default: bbox)')
     parser.add_argument('--backend', choices=('fast', 'lvis'), default='fast',
                         help="'fast' (default) or 'lvis' (lvis-api's LVISEval, the reference)")

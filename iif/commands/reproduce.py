@@ -5,8 +5,7 @@ import shlex
 import sys
 from pathlib import Path
 
-HELP = ('train and evaluate every IIF variant (resumable queue), write the results table '
-        'against the paper, and plots')
+HELP = 'train and evaluate every IIF variant (resumable queue); results table and plots'
 
 DEFAULT_CONFIG_DIR = 'configs/iif/variants'
 DEFAULT_WORK_ROOT = 'work_dirs/reproduce'
@@ -83,9 +82,9 @@ def _config_dir(text: str) -> Path:
     """Relative to the working directory (where data/ is); the kit's own set as a fallback."""
     p = Path(text)
     if not p.is_dir() and not p.is_absolute() and text == DEFAULT_CONFIG_DIR:
-        from iif.reproduce.queue import kit_root
-        if (kit_root() / text).is_dir():
-            return kit_root() / text
+        from iif.paths import KIT_ROOT
+        if (KIT_ROOT / text).is_dir():
+            return KIT_ROOT / text
     return p
 
 

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-from .errors import UserError
+from iif.errors import UserError
 
 SCALE_FLAG = '--scale-lr'
 ALLOW_FLAG = '--allow-batch-change'

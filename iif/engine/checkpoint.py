@@ -1,18 +1,12 @@
-"""Loading checkpoints with errors that say what is wrong, and finding the last one."""
+"""Loading checkpoints with errors that say what is wrong (finding them: :mod:`iif.checkpoints`)."""
 from __future__ import annotations
 
 import pickle
-import re
-import zipfile
-from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Sequence
 
 import torch
 
-from .errors import UserError
-
-_CKPT_NAME = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
-
+from iif.errors import UserError
 
 WEIGHTS_ONLY_MODES = ('auto', 'always')
 
@@ -107,33 +101,3 @@ def load_model_weights(model, path: str, ignore_keys: Sequence[str] = (),
             f'loaded: {", ".join(extra[:5])}{" ..." if len(extra) > 5 else ""}')
     model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=True)
     return ckpt
-
-
-def checkpoint_is_complete(path) -> bool:
-    """torch.save writes a zip archive whose directory comes last, and mmcv writes
-    ``epoch_N.pth`` in place: a file cut short by a kill has no directory. Cheap (reads the end
-    of the file only), no torch call. The one completeness test of the kit: --auto-resume
-    (train, demo) and the reproduce queue use it."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            return bool(z.namelist())
-    except (zipfile.BadZipFile, OSError):
-        return False
-
-
-def find_latest_checkpoint(work_dir: str, say: Optional[Callable[[str], None]] = None
-                           ) -> Optional[str]:
-    """The highest complete epoch_N.pth / iter_N.pth (no latest.pth symlink: some mounts refuse
-    them). Incomplete ones (an interrupted save) are skipped, each reported through ``say``;
-    resuming from the one before rewrites them."""
-    d = Path(work_dir)
-    if not d.is_dir():
-        return None
-    found = sorted(((int(m.group(2)), p) for p in d.iterdir()
-                    if (m := _CKPT_NAME.match(p.name))), reverse=True)
-    for _, p in found:
-        if checkpoint_is_complete(p):
-            return str(p)
-        if say is not None:
-            say(f'{p} is incomplete (an interrupted save): not resuming from it')
-    return None

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import os.path as osp
@@ -12,8 +11,10 @@ from pathlib import Path
 from typing import List, Optional
 
 from iif import __version__ as iif_version
-
-from .errors import UserError
+from iif.clock import file_stamp
+from iif.errors import UserError
+from iif.fsutil import sha256_file
+from iif.metrics import IOU_TYPES
 
 
 def _common_args(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +55,7 @@ def _load_config(args):
         raise config_error(args.config, e) from e
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    import iif  # noqa: F401  registers the kit's components even without custom_imports
+    import iif.mmdet_plugins  # noqa: F401  registers the components even without custom_imports
     return cfg
 
 
@@ -112,9 +113,8 @@ def train_parser() -> argparse.ArgumentParser:
 
 
 def _existing_checkpoints(work_dir: str) -> List[str]:
-    from .checkpoint import _CKPT_NAME
-    d = Path(work_dir)
-    return sorted(p.name for p in d.iterdir() if _CKPT_NAME.match(p.name)) if d.is_dir() else []
+    from iif.checkpoints import list_checkpoints
+    return [p.name for p in list_checkpoints(work_dir)]
 
 
 def _train(argv: Optional[List[str]]) -> int:
@@ -122,7 +122,7 @@ def _train(argv: Optional[List[str]]) -> int:
     cfg = _load_config(args)
     from .zoo import refuse_training
     refuse_training(cfg, args.config)
-    from .checkpoint import find_latest_checkpoint
+    from iif.checkpoints import find_latest_checkpoint
     from .launch import check_process_count
     from .preflight import check_checkpoint_file, check_data, check_start_checkpoints
 
@@ -171,7 +171,7 @@ def _train(argv: Optional[List[str]]) -> int:
     _apply_tf32(args)
     resuming_from = cfg.get('resume_from')
     mmcv.mkdir_or_exist(osp.abspath(cfg.work_dir))
-    timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
+    timestamp = file_stamp()
     logger = get_root_logger(log_file=osp.join(cfg.work_dir, f'{timestamp}.log'),
                              log_level=cfg.get('log_level', 'INFO'))
 
@@ -229,12 +229,13 @@ def _train(argv: Optional[List[str]]) -> int:
     train_model(model, datasets, cfg, info, validate=validate, timestamp=timestamp, meta=meta,
                 logger=logger)
     if info.is_main:
-        from .records import now, write_json
+        from iif.clock import now
+        from iif.fsutil import write_json_atomic
         run_file = Path(cfg.work_dir) / 'run.json'
         run = json.loads(run_file.read_text())
         run['finished'] = now()
         run['last_checkpoint'] = find_latest_checkpoint(cfg.work_dir)
-        write_json(run_file, run)
+        write_json_atomic(run_file, run)
         logger.info(f'finished; checkpoints and records in {cfg.work_dir}')
     return 0
 
@@ -256,7 +257,7 @@ def test_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description='Evaluate a checkpoint on LVIS (bbox and segm).')
     p.add_argument('config', help='the config the checkpoint was trained with')
     p.add_argument('checkpoint', help='checkpoint file (.pth)')
-    p.add_argument('--eval', nargs='+', choices=['bbox', 'segm'], default=['bbox', 'segm'],
+    p.add_argument('--eval', nargs='+', choices=IOU_TYPES, default=list(IOU_TYPES),
                    help='what to evaluate (default: bbox segm)')
     p.add_argument('--eval-backend', choices=['fast', 'lvis'], default=None,
                    help="fast: the kit's evaluator (default); lvis: the reference lvis-api")
@@ -267,14 +268,6 @@ def test_parser() -> argparse.ArgumentParser:
                         '(default: load it in full, which runs its pickled code, with a note)')
     _common_args(p)
     return p
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _merge_shards(shards: List[Path], out: Path) -> None:
@@ -290,7 +283,7 @@ def _merge_shards(shards: List[Path], out: Path) -> None:
 def _new_run_dir(parent: Path, prefix: str) -> Path:
     """``parent/prefix_<time>``, created here; a run started in the same second gets
     ``_2``, ``_3``, ... (mkdir is atomic, so two runs never share a directory)."""
-    stem = f'{prefix}_{time.strftime("%Y%m%d_%H%M%S", time.localtime())}'
+    stem = f'{prefix}_{file_stamp()}'
     parent.mkdir(parents=True, exist_ok=True)
     for n in range(1, 10_000):
         path = parent / (stem if n == 1 else f'{stem}_{n}')
@@ -363,7 +356,7 @@ def _test(argv: Optional[List[str]]) -> int:
         write_run_records(run_dir, cfg, kind='test', seed=None, world_size=info.world_size,
                           device=info.device,
                           extra=dict(checkpoint=osp.abspath(args.checkpoint),
-                                     checkpoint_sha256=_sha256(args.checkpoint),
+                                     checkpoint_sha256=sha256_file(args.checkpoint),
                                      checkpoint_epoch=ckpt.get('meta', {}).get('epoch'),
                                      published_model=zoo.model.model if zoo else None,
                                      eval=args.eval,

@@ -8,7 +8,8 @@ import torch
 from mmcv.runner import HOOKS, Hook
 from mmcv.runner.hooks.evaluation import EvalHook
 
-from iif.datasets import IOU_TYPES, flatten_metrics
+from iif.datasets import flatten_metrics
+from iif.metrics import IOU_TYPES
 
 from .inference import run_sharded_evaluation, unwrap
 from .launch import DistInfo

@@ -3,7 +3,6 @@ LVIS-format JSON shards, and rank 0 evaluates the shards. Nothing gathers every 
 memory of one process, and the same path serves 1 or N processes, GPU or CPU."""
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -15,7 +14,9 @@ from mmdet.core import encode_mask_results
 from mmdet.datasets import build_dataloader
 from torch.utils.data import Subset
 
-from iif.datasets import IOU_TYPES, detections_to_lvis
+from iif.datasets import detections_to_lvis
+from iif.fsutil import write_bytes_atomic, write_text_atomic
+from iif.metrics import IOU_TYPES
 
 from .launch import DistInfo, barrier
 
@@ -33,14 +34,12 @@ def shard_indices(num_images: int, rank: int, world_size: int) -> List[int]:
 
 
 def _dump_json(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + '.tmp')
     try:
         import orjson
-        tmp.write_bytes(orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY))
+        write_bytes_atomic(path, orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY))
     except ImportError:  # pragma: no cover - orjson is in the lock file
         import json
-        tmp.write_text(json.dumps(obj))
-    os.replace(tmp, path)
+        write_text_atomic(path, json.dumps(obj))
 
 
 @torch.no_grad()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from .errors import UserError
+from iif.errors import UserError
 
 DEVICE_ENV = 'IIF_DEVICE'  # auto | cuda | cpu
 # How long a collective waits (torch's default: 30 min). Rank 0 evaluates alone while the

@@ -8,7 +8,7 @@ import traceback
 from pathlib import Path
 from typing import Iterable, List, Optional
 
-from .errors import UserError
+from iif.errors import UserError
 
 DATA_HINT = ('Mount the LVIS root: set LVIS_ROOT in .env (`make env`, then edit it) to the '
              'directory holding annotations/, train2017/ and val2017/ (download with `make '

@@ -2,7 +2,6 @@
 software/hardware environment and the final metrics, so a number can be traced to its run."""
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
 import platform
@@ -13,8 +12,9 @@ from pathlib import Path
 from typing import Dict, Iterable, Optional
 
 import iif
-
-KIT_ROOT = Path(__file__).resolve().parents[2]
+from iif.clock import now
+from iif.fsutil import write_json_atomic
+from iif.paths import KIT_ROOT
 
 
 def _version(module_name: str) -> Optional[str]:
@@ -80,18 +80,6 @@ def _pkg_version(name: str) -> Optional[str]:
         return None
 
 
-def now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')
-
-
-def write_json(path: Path, obj) -> None:
-    """Write atomically: a reader never sees half a file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + '\n')
-    os.replace(tmp, path)
-
-
 def command_line(argv: Optional[Iterable[str]] = None) -> str:
     argv = list(sys.argv if argv is None else argv)
     return ' '.join(shlex.quote(a) for a in [sys.executable] + argv)
@@ -124,8 +112,8 @@ def write_run_records(run_dir: Path, cfg, *, kind: str, seed: Optional[int], wor
         if isinstance(earlier, dict):
             history = earlier.pop('previous_attempts', [])
             run['previous_attempts'] = history + [earlier]
-    write_json(run_dir / 'run.json', run)
-    write_json(run_dir / 'env.json', collect_env())
+    write_json_atomic(run_dir / 'run.json', run)
+    write_json_atomic(run_dir / 'env.json', collect_env())
 
 
 def write_metrics(run_dir: Path, metrics_by_iou: Dict[str, Dict[str, float]],
@@ -135,4 +123,4 @@ def write_metrics(run_dir: Path, metrics_by_iou: Dict[str, Dict[str, float]],
     payload.update(extra or {})
     payload['written'] = now()
     for name in names:
-        write_json(Path(run_dir) / name, payload)
+        write_json_atomic(Path(run_dir) / name, payload)

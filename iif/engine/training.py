@@ -8,7 +8,7 @@ from mmcv.runner import (DistSamplerSeedHook, Fp16OptimizerHook, OptimizerHook, 
                          build_runner)
 from mmdet.datasets import build_dataloader, build_dataset, replace_ImageToTensor
 
-from .checkpoint import find_latest_checkpoint
+from iif.checkpoints import find_latest_checkpoint
 from .hooks import NonFiniteLossHook, ShardedEvalHook
 from .launch import DistInfo, torch_device
 

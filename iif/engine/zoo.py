@@ -10,15 +10,15 @@ the ``compare_configs`` of a published row of ``iif/data/published_results.csv``
 """
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Optional
 
-from .errors import UserError
+from iif.clock import now
+from iif.errors import UserError
+from iif.fsutil import sha256_file, write_json_atomic
 
 REGISTRY_ENV = 'IIF_ZOO_REGISTRY'
 
@@ -44,14 +44,6 @@ def registry_path() -> Path:
     return Path(cache) / 'iif' / 'zoo_checkpoints.json'
 
 
-def sha256_of(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _read_registry(path: Path) -> Dict[str, dict]:
     if not path.is_file():
         return {}
@@ -70,7 +62,7 @@ def verify_or_record(model: str, checkpoint: str, weights_url: str, record: bool
     """Compare ``checkpoint``'s sha256 with the one recorded for ``model``; record it when
     there is none and ``record``. Returns the sha256; a mismatch is a UserError."""
     registry = registry_path()
-    digest = sha256_of(checkpoint)
+    digest = sha256_file(checkpoint)
     entries = _read_registry(registry)
     known = entries.get(model)
     if known:
@@ -88,12 +80,8 @@ def verify_or_record(model: str, checkpoint: str, weights_url: str, record: bool
         entries[model] = dict(sha256=digest, size=os.path.getsize(checkpoint),
                               file=os.path.basename(checkpoint),
                               path=os.path.abspath(checkpoint), weights_url=weights_url,
-                              recorded=_dt.datetime.now(_dt.timezone.utc).isoformat(
-                                  timespec='seconds'))
-        registry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = registry.with_name(f'.{registry.name}.{os.getpid()}.tmp')
-        tmp.write_text(json.dumps(entries, indent=2) + '\n', encoding='utf-8')
-        os.replace(tmp, registry)
+                              recorded=now())
+        write_json_atomic(registry, entries)
         say(f'first use of {model}: recorded its sha256 {digest} in {registry}; a later file '
             'that differs will be refused. The research published no checksum: compare it with '
             'a colleague\'s copy if you can (MODEL_ZOO.md).')
@@ -179,7 +167,5 @@ def compare(zoo: ZooTest, metrics: dict, run_dir: Path, tolerance: float,
     record = dict(published_model=model.model, config=model.config, source=current.url,
                   weights_url=model.links['weights'], tolerance=tolerance,
                   published=model.values, check=check)
-    tmp = Path(run_dir) / '.published_check.json.tmp'
-    tmp.write_text(json.dumps(record, indent=2) + '\n', encoding='utf-8')
-    os.replace(tmp, Path(run_dir) / 'published_check.json')
+    write_json_atomic(Path(run_dir) / 'published_check.json', record)
     return record

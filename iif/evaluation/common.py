@@ -6,13 +6,12 @@ import os
 from typing import Union
 
 from iif.errors import MissingFileError, UserError
+from iif.metrics import IOU_TYPES  # noqa: F401  (re-exported: the evaluation's IoU types)
 
 try:
     import orjson
 except ImportError:  # pragma: no cover - orjson is in the lock file; stdlib is the fallback
     orjson = None
-
-IOU_TYPES = ('bbox', 'segm')  # the one list of IoU types of the kit's LVIS evaluation
 
 class ResultsFormatError(UserError, ValueError):
     """The detection results are malformed (missing fields, unknown ids, NaN scores, ...)."""

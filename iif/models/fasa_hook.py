@@ -15,12 +15,13 @@ losses on the val batches, under ``torch.no_grad`` and in eval mode). The hook
 """
 from __future__ import annotations
 
-import os
 import os.path as osp
 from typing import List, Optional, Tuple
 
 import torch
 from mmcv.runner import HOOKS, Hook
+
+from iif.fsutil import atomic_path
 
 from .fasa import STATE_BUFFERS, FASAConfigError, FASAMixin
 
@@ -129,7 +130,6 @@ class FASAHook(Hook):
                     raise KeyError(f'FASA: {path} has no {key}; cannot store the FASA state')
                 state[key] = getattr(head, buf).detach().cpu().clone()
         ckpt.setdefault('meta', {})['fasa_adapted_after_val'] = True
-        tmp = path + '.fasa.tmp'
-        torch.save(ckpt, tmp)
-        os.replace(tmp, path)  # atomic: a crash leaves the previous file
+        with atomic_path(path) as tmp:  # a crash leaves the previous file
+            torch.save(ckpt, tmp)
         runner.logger.info(f'FASA: adapted sampling state written into {osp.basename(path)}')

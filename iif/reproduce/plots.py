@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+from iif.fsutil import atomic_path
+
 GROUPS = (('APr', 'rare'), ('APc', 'common'), ('APf', 'frequent'))
 IOU_TITLES = {'segm': 'mask AP (segm)', 'bbox': 'box AP (bbox)'}
 
@@ -28,10 +30,8 @@ def _pyplot():
 def _save(fig, out: Union[str, os.PathLike]) -> Path:
     """Save through a temporary file so a reader never sees half a PNG."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f'.{out.stem}.{os.getpid()}.tmp.png')
-    fig.savefig(tmp, dpi=110, bbox_inches='tight')
-    os.replace(tmp, out)
+    with atomic_path(out, suffix=out.suffix) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches='tight')
     return out
 
 

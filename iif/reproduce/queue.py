@@ -5,12 +5,13 @@ interrupted run continues from its last ``epoch_N.pth``) and is then evaluated t
 ``tools/dist_test.sh``; the ``metrics.json`` that evaluation writes is the run's result. What is
 done is read from the run directories (final checkpoint + a valid metrics.json newer than it),
 so a re-started queue skips finished runs even without its state file.
+
+The parts: :mod:`.rundir` reads run directories, :mod:`.processes` starts launches and cleans
+up after them, :mod:`.state` holds the state file and lock; this module runs the queue.
 """
 from __future__ import annotations
 
-import json
 import os
-import re
 import shlex
 import signal
 import socket
@@ -21,18 +22,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
-from iif.engine.checkpoint import checkpoint_is_complete
+from iif.checkpoints import list_checkpoints
+from iif.clock import format_duration, now
+from iif.paths import KIT_ROOT
 
 from . import variants as variants_mod
 from .errors import ReproduceError
-from .state import QueueLock, QueueState, now, parse_time, run_key
+from .processes import free_port, reap_leftovers, start_launch
+from .rundir import (failure_reason, find_result, foreign_run, resumed_from, run_dir_for,
+                     set_aside_incomplete_checkpoints)
+from .state import QueueLock, QueueState, run_key
 
 HEARTBEAT_S = 30.0
-_CKPT = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
-
-
-def kit_root() -> Path:
-    return Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -61,154 +62,12 @@ class Interrupted(BaseException):  # not caught by `except Exception`
         self.signum = signum
 
 
-# --------------------------------------------------------------------------- run directories
-def run_dir_for(work_root: Path, variant: str, seed: int) -> Path:
-    return Path(work_root) / variant / f'seed{seed}'
-
-
-def checkpoints(run_dir: Path) -> List[Path]:
-    """``epoch_N.pth`` / ``iter_N.pth`` in ``run_dir``, lowest N first."""
-    if not run_dir.is_dir():
-        return []
-    found = [(int(m.group(2)), p) for p in run_dir.iterdir() if (m := _CKPT.match(p.name))]
-    return [p for _, p in sorted(found)]
-
-
-def set_aside_incomplete_checkpoints(run_dir: Path, say: Callable[[str], None]) -> List[Path]:
-    """Rename checkpoints cut short by a kill (``epoch_3.pth`` -> ``epoch_3.pth.incomplete-<t>``)
-    so ``--auto-resume`` starts from the last complete one; nothing is deleted."""
-    moved = []
-    for ckpt in reversed(checkpoints(run_dir)):
-        if checkpoint_is_complete(ckpt):
-            break
-        target = ckpt.with_name(f'{ckpt.name}.incomplete-{time.strftime("%Y%m%d_%H%M%S")}')
-        os.replace(ckpt, target)
-        say(f'  {ckpt} is incomplete (cut short by an interruption): kept as {target.name}, '
-            'resuming from the checkpoint before it')
-        moved.append(target)
-    return moved
-
-
-def read_metrics(path: Path) -> Optional[dict]:
-    """The metrics.json at ``path`` if it holds numeric bbox AP (and a segm dict, if any)."""
-    try:
-        data = json.loads(Path(path).read_text(encoding='utf-8'))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get('bbox'), dict):
-        return None
-    if not isinstance(data['bbox'].get('AP'), (int, float)):
-        return None
-    if 'segm' in data and not isinstance(data['segm'], dict):
-        return None
-    return data
-
-
-def find_result(run_dir: Path, final_ckpt: Path) -> Optional[Path]:
-    """The newest ``test_*/metrics.json`` evaluating ``final_ckpt`` and written after it."""
-    if not final_ckpt.is_file():
-        return None
-    ckpt_mtime = final_ckpt.stat().st_mtime
-    for metrics in sorted(run_dir.glob('test_*/metrics.json'), reverse=True):
-        data = read_metrics(metrics)
-        if data is None:
-            continue
-        # paths may differ between host and container; the name and the time order may not
-        if Path(str(data.get('checkpoint', ''))).name != final_ckpt.name:
-            continue
-        if metrics.stat().st_mtime + 1 < ckpt_mtime:
-            continue  # evaluated an older file of the same name
-        return metrics
-    return None
-
-
-def failure_reason(log: Path, since: int = 0) -> str:
-    """The most telling line of a failed launch's output: an ``error:`` line, else the last
-    exception line, else the last line."""
-    try:
-        with open(log, 'rb') as f:
-            f.seek(since)
-            lines = [line.strip() for line in f.read().decode('utf-8', 'replace').splitlines()]
-    except OSError:
-        return ''
-    lines = [line for line in lines if line]
-    for pattern in (r'^error: ', r'^(\w+\.)*\w*(Error|Exception)\b.*: '):
-        hits = [line for line in lines if re.search(pattern, line)]
-        if hits:
-            return hits[-1][:500]
-    return lines[-1][:500] if lines else ''
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def _die_with_parent(parent: int) -> Callable[[], None]:
-    """preexec_fn: the launch (bash, then torchrun by exec) gets its own process group, so its
-    leftovers can be found, and SIGTERM if the queue dies, even by SIGKILL; torchrun then stops
-    its workers. Without it they would keep training."""
-    def _set() -> None:
-        os.setpgid(0, 0)
-        try:
-            import ctypes
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
-        except Exception:  # noqa: BLE001 - not Linux: the queue still works, less tidily
-            return
-        if os.getppid() != parent:  # the queue died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
-    return _set
-
-
-def _group_members(pgid: int, marker: str) -> List[int]:
-    """PIDs in process group ``pgid`` whose command line contains ``marker`` (Linux /proc)."""
-    found = []
-    for entry in Path('/proc').iterdir() if Path('/proc').is_dir() else []:
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / 'stat').read_text()
-            # the fields after the command name (which may hold spaces): state ppid pgrp ...
-            if int(stat.rsplit(')', 1)[1].split()[2]) != pgid:
-                continue
-            if marker in (entry / 'cmdline').read_bytes().replace(b'\0', b' ').decode('utf-8',
-                                                                                    'replace'):
-                found.append(int(entry.name))
-        except (OSError, ValueError, IndexError):
-            continue  # exited meanwhile, or not ours to read
-    return found
-
-
-def reap_leftovers(pgid: Optional[int], marker: str) -> List[int]:
-    """SIGKILL what a launch left behind in its process group: a training process killed
-    mid-epoch can leave DataLoader workers that never exit (they wait on a pipe nobody reads).
-    Only processes of that group whose command line names the run directory are touched."""
-    if not pgid:
-        return []
-    pids = _group_members(pgid, marker)
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    return pids
-
-
-def _fmt_s(seconds: Optional[float]) -> str:
-    if seconds is None:
-        return '-'
-    seconds = int(round(seconds))
-    return f'{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}'
-
-
 # ------------------------------------------------------------------------------------ queue
 class Queue:
     def __init__(self, opts: QueueOptions, say: Callable[[str], None] = None):
         self.opts = opts
         self.work_root = Path(opts.work_root)
-        self.tools_dir = Path(opts.tools_dir) if opts.tools_dir else kit_root() / 'tools'
+        self.tools_dir = Path(opts.tools_dir) if opts.tools_dir else KIT_ROOT / 'tools'
         self.lock = QueueLock(self.work_root)
         self.child: Optional[subprocess.Popen] = None
         self.stop_signal: Optional[int] = None
@@ -235,8 +94,8 @@ class Queue:
         if self.opts.gpus < 1:
             raise ReproduceError(f'--gpus must be at least 1, got {self.opts.gpus}')
         # One check for the whole queue (GPUs visible, IIF_DEVICE): it would fail every run alike.
-        from iif.engine.errors import UserError
         from iif.engine.launch import check_process_count
+        from iif.errors import UserError
         try:
             check_process_count(self.opts.gpus)
         except UserError as e:
@@ -250,7 +109,7 @@ class Queue:
         from mmcv import Config, DictAction
 
         from iif.engine.batch import plan_batch
-        from iif.engine.errors import UserError
+        from iif.errors import UserError
         parser = argparse.ArgumentParser(add_help=False)
         parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
         options = parser.parse_args(self._cfg_options()).cfg_options
@@ -419,7 +278,7 @@ class Queue:
         if entry['status'] == 'failed' and self.opts.skip_failed:
             self.say(f'{counter} {key}: failed before, skipped (--skip-failed): {entry["error"]}')
             return
-        conflict = self._foreign_run(run_dir, config)
+        conflict = foreign_run(run_dir, config)
         if conflict:
             entry['attempts'].append(dict(started=now(), phase='prepare'))
             self._fail(state, entry, key, conflict, run_dir / 'run.json')
@@ -433,7 +292,7 @@ class Queue:
         t0 = time.time()
         set_aside_incomplete_checkpoints(run_dir, self.say)  # the final one too
         if not final.is_file():
-            have = checkpoints(run_dir)
+            have = list_checkpoints(run_dir)
             attempt['resume_from'] = str(have[-1]) if have else None
             how = f'resuming from {have[-1].name}' if have else 'from scratch'
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -448,7 +307,7 @@ class Queue:
             start = log.stat().st_size if log.is_file() else 0
             rc = self._launch(argv, log, state, entry, attempt, t0)
             attempt['train_exit'] = rc
-            attempt['resumed_from'] = self._resumed_from(run_dir)
+            attempt['resumed_from'] = resumed_from(run_dir)
             if rc != 0:
                 self._account(entry, attempt, t0)
                 reason = failure_reason(log, start)
@@ -484,7 +343,7 @@ class Queue:
         attempt.update(ended=now(), outcome='done')
         entry.update(status='done', result=str(result), finished=now(), error=None)
         state.save()
-        self.say(f'{counter} {key}: done in {_fmt_s(entry["seconds"])} -> {result}')
+        self.say(f'{counter} {key}: done in {format_duration(entry["seconds"])} -> {result}')
         self._write_report(state)
 
     # --------------------------------------------------------------------------- helpers
@@ -503,28 +362,6 @@ class Queue:
         return ['--cfg-options'] + list(self.opts.cfg_options) if self.opts.cfg_options else []
 
     @staticmethod
-    def _foreign_run(run_dir: Path, config: Path) -> Optional[str]:
-        run_json = run_dir / 'run.json'
-        if not run_json.is_file():
-            return None
-        try:
-            recorded = json.loads(run_json.read_text()).get('config') or ''
-        except (OSError, ValueError):
-            return None
-        if recorded and Path(recorded).name != config.name:
-            return (f'{run_dir} holds a run of {Path(recorded).name}, not {config.name}; '
-                    'resuming it would mix two configs. Use another --work-root (nothing was '
-                    'changed).')
-        return None
-
-    @staticmethod
-    def _resumed_from(run_dir: Path) -> Optional[str]:
-        try:
-            return json.loads((run_dir / 'run.json').read_text()).get('resumed_from')
-        except (OSError, ValueError):
-            return None
-
-    @staticmethod
     def _account(entry: dict, attempt: dict, t0: float) -> None:
         spent = time.time() - t0
         attempt['seconds'] = round(spent, 1)
@@ -534,16 +371,14 @@ class Queue:
 
     def _launch(self, argv: List[str], log: Path, state: QueueState, entry: dict,
                 attempt: dict, t0: float) -> int:
-        port = self.opts.port if self.opts.port else _free_port()
+        port = self.opts.port if self.opts.port else free_port()
         env = dict(os.environ, PYTHON=self.opts.python, PORT=str(port))
         with open(log, 'a', encoding='utf-8') as out:
             out.write(f'\n===== {now()} attempt {len(entry["attempts"])}: PORT={port} '
                       f'{" ".join(shlex.quote(a) for a in argv)}\n')
             out.flush()
-            self.child = subprocess.Popen(
-                argv, stdout=out, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL,
-                pass_fds=(self.lock.fd,) if self.lock.fd is not None else (),
-                preexec_fn=_die_with_parent(os.getpid()))
+            self.child = start_launch(
+                argv, out, env, keep_fds=(self.lock.fd,) if self.lock.fd is not None else ())
             attempt['pgid'] = self.child.pid  # the launch leads its own process group
             state.save()
             last_beat = time.time()
@@ -558,7 +393,7 @@ class Queue:
                         last_beat = time.time()
                         attempt['seconds'] = round(time.time() - t0, 1)
                         entry['heartbeat'] = now()
-                        have = checkpoints(Path(entry['work_dir']))
+                        have = list_checkpoints(Path(entry['work_dir']))
                         entry['progress'] = have[-1].name if have else None
                         state.save()
             finally:
@@ -574,28 +409,3 @@ class Queue:
             state.save()
             raise Interrupted(self.stop_signal)
         return rc
-
-
-def queue_summary(state: QueueState) -> dict:
-    """Counts and times for `status`: elapsed, mean duration of finished runs, remaining."""
-    runs = state.ordered_runs()
-    planned = state.queue.get('planned') or list(state.runs)
-    in_plan = [state.runs[k] for k in planned if k in state.runs]
-    counts = {s: sum(1 for r in in_plan if r['status'] == s)
-              for s in ('pending', 'running', 'done', 'failed')}
-    durations = [r['seconds'] for r in runs if r['status'] == 'done' and r.get('seconds')]
-    mean = sum(durations) / len(durations) if durations else None
-    started = parse_time(state.queue.get('started'))
-    ended = parse_time(state.queue.get('ended'))
-    elapsed = ((ended or time.time()) - started) if started else None
-    remaining = None
-    if mean is not None:
-        remaining = counts['pending'] * mean
-        for r in in_plan:
-            if r['status'] == 'running':
-                begun = parse_time(r['attempts'][-1]['started']) if r['attempts'] else None
-                spent_before = sum(a.get('seconds') or 0.0 for a in r['attempts'][:-1])
-                so_far = spent_before + ((time.time() - begun) if begun else 0.0)
-                remaining += max(mean - so_far, 0.0)
-    return dict(counts=counts, planned=len(in_plan), mean_run_s=mean, finished_runs=len(durations),
-                elapsed_s=elapsed, remaining_s=remaining)

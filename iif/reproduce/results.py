@@ -28,10 +28,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from .errors import ReproduceError
-from .state import QueueState, now, write_json_atomic
+from iif.clock import now
+from iif.fsutil import write_json_atomic, write_text_atomic
+from iif.metrics import IOU_TYPES as _IOU_TYPES
 
-IOU_TYPES = ('segm', 'bbox')  # mask AP first: the paper's headline number
+from .errors import ReproduceError
+from .state import QueueState
+
+# the table's order: mask AP first, the paper's headline number
+IOU_TYPES = tuple(sorted(_IOU_TYPES, key=lambda iou: iou != 'segm'))
 TABLE_METRICS = ('AP', 'AP50', 'AP75', 'APr', 'APc', 'APf')
 DEFAULT_TOLERANCE = 0.5
 BASELINE_VARIANT = 'softmax'
@@ -539,12 +544,6 @@ def _earlier(row: dict, key: str) -> str:
     return ''.join(f' ({v:.1f} at {", ".join(commits)})' for v, commits in other)
 
 
-def _check_text(check: dict) -> str:
-    if check['status'] == 'outside':
-        return 'outside: ' + ', '.join(check['outside'])
-    return check['status']
-
-
 def csv_rows(report: dict) -> Tuple[List[str], List[dict]]:
     header = ['variant', 'config', 'n_runs', 'seeds', 'run_dirs', 'not_counted', 'batch',
               'schedule']
@@ -583,12 +582,6 @@ def csv_rows(report: dict) -> Tuple[List[str], List[dict]]:
     return header, out
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    tmp.write_text(text, encoding='utf-8')
-    os.replace(tmp, path)
-
-
 def write_report(state: QueueState, out: Union[str, os.PathLike],
                  tolerance: float = DEFAULT_TOLERANCE, plots: bool = True) -> List[Path]:
     """variants.{md,csv,json} and the plots in ``out``; returns the files written."""
@@ -611,12 +604,12 @@ def write_report(state: QueueState, out: Union[str, os.PathLike],
             links['loss'] = PLOTS['loss']
     report['plots'] = {k: v for k, v in links.items() if v}
     md, js, cs = out / 'variants.md', out / 'variants.json', out / 'variants.csv'
-    _write_text(md, render_markdown(report, links))
+    write_text_atomic(md, render_markdown(report, links))
     write_json_atomic(js, report)
     header, rows = csv_rows(report)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=header, lineterminator='\n')
     writer.writeheader()
     writer.writerows(rows)
-    _write_text(cs, buf.getvalue())
+    write_text_atomic(cs, buf.getvalue())
     return [md, cs, js] + written

@@ -8,7 +8,6 @@ so a SIGKILL leaves no stale lock behind.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import errno
 import fcntl
 import json
@@ -18,34 +17,15 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
+from iif.clock import now
+from iif.fsutil import write_json_atomic
+
 from .errors import QueueBusy, ReproduceError
 
 STATE_FILE = 'reproduce_state.json'
 LOCK_FILE = 'reproduce.lock'
 STATUSES = ('pending', 'running', 'done', 'failed')
 STATE_VERSION = 1
-
-
-def now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')
-
-
-def parse_time(text: Optional[str]) -> Optional[float]:
-    if not text:
-        return None
-    return _dt.datetime.fromisoformat(text).timestamp()
-
-
-def write_json_atomic(path: Path, obj) -> None:
-    """Write to a temporary file beside ``path``, flush it to disk, then rename over ``path``."""
-    path = Path(path)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump(obj, f, indent=2)
-        f.write('\n')
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def run_key(variant: str, seed: int) -> str:

@@ -1,13 +1,14 @@
-"""`iif reproduce status`: the state file as a table, with elapsed and remaining time."""
+"""`iif reproduce status`: the state file as a table, with elapsed and estimated remaining time."""
 from __future__ import annotations
 
 import time
 from pathlib import Path
 from typing import List
 
+from iif.clock import format_duration, parse_time
+
 from .errors import ReproduceError
-from .queue import _fmt_s, queue_summary
-from .state import STATE_FILE, QueueLock, QueueState, parse_time
+from .state import STATE_FILE, STATUSES, QueueLock, QueueState
 
 
 def format_status(work_root: Path) -> str:
@@ -44,7 +45,7 @@ def format_status(work_root: Path) -> str:
         progress = ''  # phase and last checkpoint, while a run is under way
         if status in ('running', 'interrupted') and r['attempts']:
             progress = f'{r["attempts"][-1].get("phase", "")} {r.get("progress") or ""}'.strip()
-        rows.append((key, status, str(len(r['attempts'])), _fmt_s(spent) if spent else '-',
+        rows.append((key, status, str(len(r['attempts'])), format_duration(spent) if spent else '-',
                      progress, detail or ''))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
@@ -53,11 +54,36 @@ def format_status(work_root: Path) -> str:
     c = s['counts']
     lines.append(f'planned by the last queue: {s["planned"]} runs: {c["done"]} done, '
                  f'{c["failed"]} failed, {c["running"]} running, {c["pending"]} pending')
-    lines.append(f'elapsed: {_fmt_s(s["elapsed_s"])} since the last queue started')
+    lines.append(f'elapsed: {format_duration(s["elapsed_s"])} since the last queue started')
     if s['mean_run_s'] is None:
         lines.append('estimated remaining: unknown until a run has finished')
     else:
-        lines.append(f'estimated remaining: {_fmt_s(s["remaining_s"])} '
-                     f'(mean of {s["finished_runs"]} finished runs: {_fmt_s(s["mean_run_s"])} '
-                     'per run, times the runs left)')
+        lines.append(f'estimated remaining: {format_duration(s["remaining_s"])} '
+                     f'(mean of {s["finished_runs"]} finished runs: '
+                     f'{format_duration(s["mean_run_s"])} per run, times the runs left)')
     return '\n'.join(lines)
+
+
+def queue_summary(state: QueueState) -> dict:
+    """Counts and times for `status`: elapsed, mean duration of finished runs, remaining."""
+    runs = state.ordered_runs()
+    planned = state.queue.get('planned') or list(state.runs)
+    in_plan = [state.runs[k] for k in planned if k in state.runs]
+    counts = {s: sum(1 for r in in_plan if r['status'] == s)
+              for s in STATUSES}
+    durations = [r['seconds'] for r in runs if r['status'] == 'done' and r.get('seconds')]
+    mean = sum(durations) / len(durations) if durations else None
+    started = parse_time(state.queue.get('started'))
+    ended = parse_time(state.queue.get('ended'))
+    elapsed = ((ended or time.time()) - started) if started else None
+    remaining = None
+    if mean is not None:
+        remaining = counts['pending'] * mean
+        for r in in_plan:
+            if r['status'] == 'running':
+                begun = parse_time(r['attempts'][-1]['started']) if r['attempts'] else None
+                spent_before = sum(a.get('seconds') or 0.0 for a in r['attempts'][:-1])
+                so_far = spent_before + ((time.time() - begun) if begun else 0.0)
+                remaining += max(mean - so_far, 0.0)
+    return dict(counts=counts, planned=len(in_plan), mean_run_s=mean, finished_runs=len(durations),
+                elapsed_s=elapsed, remaining_s=remaining)

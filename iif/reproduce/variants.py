@@ -107,6 +107,8 @@ def parse_seeds(text: str) -> List[int]:
 def final_checkpoint_name(config: Path) -> str:
     """``epoch_<max_epochs>.pth`` (or ``iter_<max_iters>.pth``): the file a finished run has."""
     from mmcv import Config
+
+    from iif.checkpoints import checkpoint_name
     try:
         # the kit's modules are not needed to read the schedule
         cfg = Config.fromfile(str(config), import_custom_modules=False)
@@ -114,9 +116,9 @@ def final_checkpoint_name(config: Path) -> str:
         raise ReproduceError(f'config {config} cannot be loaded: {type(e).__name__}: {e}') from e
     runner = cfg.get('runner') or {}
     if runner.get('type', 'EpochBasedRunner') == 'IterBasedRunner':
-        return f'iter_{int(runner["max_iters"])}.pth'
+        return checkpoint_name('iter', runner['max_iters'])
     max_epochs = runner.get('max_epochs', cfg.get('total_epochs'))
     if max_epochs is None:
         raise ReproduceError(f'config {config} sets no runner.max_epochs: cannot tell which '
                              'checkpoint ends the run')
-    return f'epoch_{int(max_epochs)}.pth'
+    return checkpoint_name('epoch', max_epochs)
