@@ -3,13 +3,5 @@
 # Research: kostas1515/iif@747b041
 #   instance_segmentation/configs/activations/htc_r101_4x4_1x_softmax.py
 _base_ = '../iif/iif_htc_r101_fpn_4x4_1x_lvis_v1.py'
-model = dict(roi_head=dict(bbox_head=[
-    dict(type='Shared2FCBBoxHead', in_channels=256, fc_out_channels=1024,
-         roi_feat_size=7, num_classes=1203,
-         bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.0] * 4, target_stds=stds),
-         reg_class_agnostic=True,
-         loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-         loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0),
-         init_cfg=dict(type='Constant', val=0.001, bias=-6.5, override=dict(name='fc_cls')))
-    for stds in ([0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1],
-                 [0.033, 0.033, 0.067, 0.067])]))
+# the heads' list comes with the IIF config's _base_ (models/cascade_bbox_heads_lvis.py)
+model = dict(roi_head=dict(bbox_head={{_base_.cascade_bbox_heads_softmax}}))

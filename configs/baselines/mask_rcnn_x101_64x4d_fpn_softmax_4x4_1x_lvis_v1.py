@@ -8,13 +8,9 @@
 #   --cfg-options data.samples_per_gpu=4 recipe.global_batch=16 lr_config.warmup_iters=500
 # Backbone weights: as the IIF x101 config (a local copy of the research's open-mmlab
 # ResNeXt-101 64x4d, or the named torchvision deviation); see its header.
-_base_ = './mask_rcnn_r50_fpn_softmax_4x4_1x_lvis_v1.py'
-model = dict(backbone=dict(
-    type='LocalPretrainedResNeXt', depth=101, groups=64, base_width=4,
-    checkpoint_hint=' (the open-mmlab ImageNet ResNeXt-101 64x4d that the research used: '
-                    'resnext101_64x4d-ee2c6f71.pth)',
-    alternatives=('torchvision://resnext101_64x4d.imagenet1k_v1',),
-    init_cfg=dict(type='Pretrained', checkpoint=None)))
+_base_ = ['./mask_rcnn_r50_fpn_softmax_4x4_1x_lvis_v1.py',
+          '../_base_/models/resnext101_64x4d_backbone_research.py']
+model = dict(backbone={{_base_.resnext101_64x4d_backbone}})
 data = dict(samples_per_gpu=1)
 recipe = dict(global_batch=4)
 lr_config = dict(warmup_iters=1000)

@@ -11,20 +11,11 @@
 # regression is class-agnostic, so the refined boxes do not depend on them.
 _base_ = [
     '../_base_/models/htc_without_semantic_r50_fpn.py', '../_base_/datasets/lvis_v1_instance.py',
-    '../_base_/schedules/schedule_1x.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/schedule_1x.py', '../_base_/default_runtime.py',
+    '../_base_/models/cascade_bbox_heads_lvis.py'
 ]
 model = dict(
     backbone=dict(depth=101,
                   init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet101')),
-    roi_head=dict(bbox_head=[
-        dict(type='Shared2FCBBoxHead', in_channels=256, fc_out_channels=1024,
-             roi_feat_size=7, num_classes=1203,
-             bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.0] * 4,
-                             target_stds=stds),
-             reg_class_agnostic=True,
-             loss_cls=dict(type='IIFLoss', variant='raw', weights='lvis_v1', num_classes=1203),
-             loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0),
-             init_cfg=dict(type='Constant', val=0.001, bias=0.0, override=dict(name='fc_cls')))
-        for stds in ([0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1],
-                     [0.033, 0.033, 0.067, 0.067])]))
+    roi_head=dict(bbox_head={{_base_.cascade_bbox_heads_iif}}))
 fp16 = dict(loss_scale=512.)

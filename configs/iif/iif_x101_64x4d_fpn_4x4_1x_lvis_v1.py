@@ -11,10 +11,6 @@
 # trained with torchvision's newer recipe (ImageNet-1K top-1 83.246 in its metadata):
 #   --cfg-options model.backbone.init_cfg.checkpoint=torchvision://resnext101_64x4d.imagenet1k_v1
 # tools/test.py needs neither (the trained checkpoint holds every weight).
-_base_ = './iif_r50_fpn_4x4_1x_lvis_v1.py'
-model = dict(backbone=dict(
-    type='LocalPretrainedResNeXt', depth=101, groups=64, base_width=4,
-    checkpoint_hint=' (the open-mmlab ImageNet ResNeXt-101 64x4d that the research used: '
-                    'resnext101_64x4d-ee2c6f71.pth)',
-    alternatives=('torchvision://resnext101_64x4d.imagenet1k_v1',),
-    init_cfg=dict(type='Pretrained', checkpoint=None)))
+_base_ = ['./iif_r50_fpn_4x4_1x_lvis_v1.py',
+          '../_base_/models/resnext101_64x4d_backbone_research.py']
+model = dict(backbone={{_base_.resnext101_64x4d_backbone}})
