@@ -21,8 +21,9 @@ def _common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--work-dir', help='directory for logs, checkpoints and run records')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config entries, e.g. data.samples_per_gpu=2')
-    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
-                        help='pytorch: started by torchrun (tools/dist_*.sh)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
+                        help='pytorch: started by torchrun (tools/dist_*.sh); slurm: one srun '
+                        'task per process (tools/slurm_*.sh, docs/cluster.md)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
                         help=argparse.SUPPRESS)  # torch.distributed.launch compatibility
     parser.add_argument('--check-only', action='store_true',
@@ -40,6 +41,14 @@ def _apply_tf32(args) -> None:
         import torch
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
+
+
+def _slurm_env(args) -> None:
+    """Under --launcher slurm, RANK/WORLD_SIZE/... from srun's variables before anything
+    reads them; the run then proceeds as under torchrun."""
+    if args.launcher == 'slurm':
+        from .slurm import export_torch_env
+        export_torch_env()
 
 
 def _load_config(args):
@@ -119,6 +128,7 @@ def _existing_checkpoints(work_dir: str) -> List[str]:
 
 def _train(argv: Optional[List[str]]) -> int:
     args = train_parser().parse_args(argv)
+    _slurm_env(args)
     cfg = _load_config(args)
     from .zoo import refuse_training
     refuse_training(cfg, args.config)
@@ -304,6 +314,7 @@ def _new_run_dir(parent: Path, prefix: str) -> Path:
 
 def _test(argv: Optional[List[str]]) -> int:
     args = test_parser().parse_args(argv)
+    _slurm_env(args)
     cfg = _load_config(args)
     from .launch import check_process_count
     from .preflight import check_checkpoint_file, check_data
