@@ -104,3 +104,37 @@ def test_train_script_checks_pass_inside_a_faked_srun_task(smoke_workdir, tmp_pa
                   '--check-only', '--work-dir', tmp_path / 'wd'], cwd=smoke_workdir, env=env)
     assert result.returncode == 0, explain(result)
     assert 'checks passed' in result.stdout
+
+
+@pytest.mark.parametrize('env, message', [
+    (dict(GPUS='3', GPUS_PER_NODE='2'), 'GPUS=3 is not a multiple of GPUS_PER_NODE=2'),
+    (dict(GPUS='two'), "GPUS must be a positive whole number, got 'two'"),
+    (dict(GPUS='2', CPUS_PER_TASK='0'), "CPUS_PER_TASK must be a positive whole number"),
+])
+def test_slurm_scripts_refuse_bad_task_counts_before_srun(env, message, tmp_path):
+    srun = tmp_path / 'srun'  # would record a call: none must happen
+    srun.write_text(f'#!/bin/sh\ntouch {tmp_path}/called\n')
+    srun.chmod(0o755)
+    for script in ('slurm_train.sh', 'slurm_test.sh'):
+        result = run(['bash', REPO / 'tools' / script, 'p', 'job', SMOKE_IIF, 'x'], cwd=tmp_path,
+                     env=dict(cpu_env(), **env, PATH=f'{tmp_path}:/usr/bin:/bin'))
+        assert result.returncode == 2 and message in result.stderr, explain(result)
+    assert not (tmp_path / 'called').exists()
+
+
+def test_slurm_train_script_passes_the_task_layout_to_srun(tmp_path):
+    srun = tmp_path / 'srun'  # records its arguments
+    srun.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/args\n')
+    srun.chmod(0o755)
+    env = dict(cpu_env(), GPUS='16', GPUS_PER_NODE='8', CPUS_PER_TASK='4', IIF_DEVICE='cuda',
+               SRUN_ARGS='--time=1-0', PATH=f'{tmp_path}:/usr/bin:/bin')
+    result = run(['bash', REPO / 'tools' / 'slurm_train.sh', 'gpu', 'iif', SMOKE_IIF, 'wd',
+                  '--seed', '3'], cwd=tmp_path, env=env)
+    assert result.returncode == 0, explain(result)
+    args = (tmp_path / 'args').read_text().split('\n')
+    for expected in ('-p', 'gpu', '--job-name=iif', '--gres=gpu:8', '--ntasks=16',
+                     '--ntasks-per-node=8', '--cpus-per-task=4', '--kill-on-bad-exit=1',
+                     '--time=1-0', '--launcher', 'slurm', '--work-dir', 'wd', '--seed', '3'):
+        assert expected in args, (expected, args)
+    assert str(REPO / 'tools' / 'train.py') in [str(__import__('pathlib').Path(a).resolve())
+                                                for a in args if a.endswith('train.py')]

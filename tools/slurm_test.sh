@@ -2,7 +2,7 @@
 # Evaluate a checkpoint on a SLURM cluster: one srun task per GPU (or CPU process).
 #   tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [tools/test.py options]
 # Environment as tools/slurm_train.sh (GPUS, GPUS_PER_NODE, CPUS_PER_TASK, SRUN_ARGS, PYTHON,
-# CONTAINER_RUN). Every rank writes result shards into the work dir and rank 0 reads them
+# CONTAINER_RUN, IIF_KIT_DIR). Every rank writes result shards into the work dir and rank 0 reads them
 # all: the work dir must be on a filesystem every node shares.
 set -euo pipefail
 if [ $# -lt 4 ]; then
@@ -18,5 +18,5 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 exec srun -p "$PARTITION" --job-name="$JOB_NAME" "${SLURM_GRES[@]}" \
     --ntasks="$GPUS" --ntasks-per-node="$GPUS_PER_NODE" --cpus-per-task="$CPUS_PER_TASK" \
     --kill-on-bad-exit=1 ${SRUN_ARGS:-} \
-    ${CONTAINER_RUN:-} "${PYTHON:-python}" -u "$HERE/test.py" "$CONFIG" "$CHECKPOINT" \
+    ${CONTAINER_RUN:-} "${PYTHON:-python}" -u "${IIF_KIT_DIR:-$HERE/..}/tools/test.py" "$CONFIG" "$CHECKPOINT" \
     --launcher slurm "$@"

@@ -4,7 +4,8 @@
 # Environment: GPUS (total tasks, default 8), GPUS_PER_NODE (default min(GPUS, 8)),
 # CPUS_PER_TASK (default 5), SRUN_ARGS (extra srun options, e.g. "--time=2-0 --qos=high"),
 # PYTHON (default python), CONTAINER_RUN (a command prefix run inside each task, e.g.
-# "ch-run -b /data:/data /var/tmp/iif --"; docs/cluster.md). For preemptible or time-limited
+# "ch-run -b /data:/data /var/tmp/iif --"; docs/cluster.md), IIF_KIT_DIR (the kit's
+# checkout as the tasks see it, default: this one; /workspace inside the image). For preemptible or time-limited
 # jobs submit tools/slurm_train.sbatch instead: it requeues and resumes.
 set -euo pipefail
 if [ $# -lt 4 ]; then
@@ -20,5 +21,5 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 exec srun -p "$PARTITION" --job-name="$JOB_NAME" "${SLURM_GRES[@]}" \
     --ntasks="$GPUS" --ntasks-per-node="$GPUS_PER_NODE" --cpus-per-task="$CPUS_PER_TASK" \
     --kill-on-bad-exit=1 ${SRUN_ARGS:-} \
-    ${CONTAINER_RUN:-} "${PYTHON:-python}" -u "$HERE/train.py" "$CONFIG" --work-dir "$WORK_DIR" \
+    ${CONTAINER_RUN:-} "${PYTHON:-python}" -u "${IIF_KIT_DIR:-$HERE/..}/tools/train.py" "$CONFIG" --work-dir "$WORK_DIR" \
     --launcher slurm "$@"
