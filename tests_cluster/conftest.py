@@ -1,8 +1,11 @@
 """Tests against a real SLURM cluster (scripts/ci_slurm.sh brings up two slurmd nodes on this
 host); run from the host by .ci/run, never collected by the in-image suite (`pytest tests`).
 
-The jobs run the kit with IIF_CLUSTER_PYTHON (default: this interpreter) and this checkout on
-PYTHONPATH, so the host environment needs the pinned stack (the image's venv)."""
+Two ways to run the kit in the jobs (the driver itself needs only pytest):
+- in the image through a container runtime, as on real clusters (.ci/run, scripts/ci_cluster.sh):
+  CONTAINER_RUN="ch-run ... IMAGE_DIR --" IIF_KIT_DIR=/workspace IIF_CLUSTER_PYTHON=/opt/venv/bin/python
+- on the host: IIF_CLUSTER_PYTHON=a Python with the pinned stack (default: this interpreter),
+  the kit from this checkout (PYTHONPATH)."""
 from __future__ import annotations
 
 import os
@@ -14,19 +17,19 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / 'tests'))
-sys.path.insert(0, str(REPO))
 # the kit's skip policy: a skip fails the session
 from skip_policy import pytest_collectreport, pytest_runtest_logreport, pytest_sessionfinish  # noqa: E402,F401
 
 SMOKE_IIF = REPO / 'configs' / 'smoke' / 'iif_r18_fpn_smoke.py'
 PYTHON = os.environ.get('IIF_CLUSTER_PYTHON', sys.executable)
+CONTAINER_RUN = os.environ.get('CONTAINER_RUN', '').split()  # the runtime's command prefix
+KIT = Path(os.environ.get('IIF_KIT_DIR', str(REPO)))  # the checkout as the jobs see it
 
 
 def job_env(**extra) -> dict:
-    """What every task needs: CPU processes, the kit from this checkout, 1 CPU per task."""
+    """What every task needs: CPU processes, the kit the jobs see, 1 CPU per task."""
     env = dict(os.environ, IIF_DEVICE='cpu', PYTHON=PYTHON, CPUS_PER_TASK='1',
-               PYTHONPATH=os.pathsep.join([str(REPO)] + [p for p in [os.environ.get(
-                   'PYTHONPATH')] if p]))
+               PYTHONPATH=str(KIT))
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
@@ -57,8 +60,10 @@ def cluster():
 
 @pytest.fixture(scope='session')
 def smoke_workdir(tmp_path_factory) -> Path:
-    """data/smoke as configs/smoke expect, in a directory both nodes see (one host here)."""
-    from iif import smoke_data
+    """data/smoke as configs/smoke expect, in a directory both nodes see (one host here; under
+    /tmp, which ch-run shares with the host), written by the kit the jobs run."""
     wd = tmp_path_factory.mktemp('cluster_wd')
-    smoke_data.generate(wd / 'data' / 'smoke')
+    result = run([*CONTAINER_RUN, PYTHON, '-m', 'iif.cli', 'smoke-data', '--root',
+                  wd / 'data' / 'smoke'], cwd=wd)
+    assert result.returncode == 0, explain(result)
     return wd

@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from conftest import REPO, SMOKE_IIF, explain, job_env, run
+from conftest import CONTAINER_RUN, KIT, REPO, explain, job_env, run
 
-TOOLS = REPO / 'tools'
+TOOLS = REPO / 'tools'  # the launch scripts run on the host (the login node)
+SMOKE_IIF = KIT / 'configs' / 'smoke' / 'iif_r18_fpn_smoke.py'  # read by the jobs
 REPORTED = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APr', 'APc', 'APf', 'AR@300']
 TWO_EPOCHS = ['--seed', 7, '--cfg-options', 'runner.max_epochs=2', 'evaluation.interval=2']
 
@@ -26,8 +27,9 @@ def local_run(smoke_workdir):
     """The reference: one host, 2 processes through torchrun (tools/dist_train.sh)."""
     work_dir = smoke_workdir / 'work_dirs' / 'local_2proc'
     started = time.time()
-    result = run(['bash', TOOLS / 'dist_train.sh', SMOKE_IIF, 2, '--work-dir', work_dir,
-                  *TWO_EPOCHS], cwd=smoke_workdir, env=job_env(PORT=29517))
+    result = run([*CONTAINER_RUN, 'bash', KIT / 'tools' / 'dist_train.sh', SMOKE_IIF, 2,
+                  '--work-dir', work_dir, *TWO_EPOCHS], cwd=smoke_workdir,
+                 env=job_env(PORT=29517))
     assert result.returncode == 0, explain(result)
     print(f'local 2-process training: {time.time() - started:.0f} s')
     return work_dir
@@ -94,7 +96,7 @@ def test_requeued_job_resumes_and_ends_with_the_uninterrupted_metrics(smoke_work
     started = time.time()
     submit = run(['sbatch', '--parsable', '--nodes=2', '--ntasks-per-node=1',
                   '--cpus-per-task=1', f'--output={log}', TOOLS / 'slurm_train.sbatch', SMOKE_IIF,
-                  work_dir, *TWO_EPOCHS], cwd=smoke_workdir, env=job_env(IIF_KIT_DIR=REPO))
+                  work_dir, *TWO_EPOCHS], cwd=smoke_workdir, env=job_env(IIF_KIT_DIR=KIT))
     assert submit.returncode == 0, explain(submit)
     job_id = submit.stdout.strip().split(';')[0]
     try:

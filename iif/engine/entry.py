@@ -181,6 +181,8 @@ def _train(argv: Optional[List[str]]) -> int:
     _apply_tf32(args)
     resuming_from = cfg.get('resume_from')
     mmcv.mkdir_or_exist(osp.abspath(cfg.work_dir))
+    from .shared_fs import check_shared_work_dir
+    check_shared_work_dir(cfg.work_dir, info)
     timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
     logger = get_root_logger(log_file=osp.join(cfg.work_dir, f'{timestamp}.log'),
                              log_level=cfg.get('log_level', 'INFO'))
@@ -370,6 +372,8 @@ def _test(argv: Optional[List[str]]) -> int:
     if info.distributed:
         dist.broadcast_object_list(name, src=0)  # one run directory for all ranks
     run_dir = Path(work_dir) / name[0]
+    from .shared_fs import check_shared_work_dir
+    check_shared_work_dir(run_dir, info)
     if info.is_main:
         write_run_records(run_dir, cfg, kind='test', seed=None, world_size=info.world_size,
                           device=info.device,
