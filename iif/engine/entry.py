@@ -201,7 +201,10 @@ def _train(argv: Optional[List[str]]) -> int:
     cfg.seed = seed
     cfg.deterministic = deterministic
     cfg.device = info.device
-    cfg.gpu_ids = [0]
+    # one entry per process: mmcv's resume rescales the iteration counter by
+    # len(gpu_ids) / world size of the checkpoint's config (with [0], a 2-process run resumed
+    # at half its iteration, shifting iteration-based warmup and logging)
+    cfg.gpu_ids = list(range(info.world_size))
     from .batch import apply_plan
     apply_plan(cfg, batch_plan)
     if info.device == 'cpu':
