@@ -92,7 +92,8 @@ def test_batch_plan_counts_srun_tasks(monkeypatch, no_scontrol):
 
 def test_train_script_outside_srun_stops_with_a_clear_error(smoke_workdir):
     env = {k: v for k, v in cpu_env().items() if not k.startswith('SLURM_')}
-    result = run([cpu_env()['PYTHON'], REPO / 'tools' / 'train.py', SMOKE_IIF, '--launcher', 'slurm',
+    result = run([cpu_env()['PYTHON'], REPO / 'tools' / 'train.py', SMOKE_IIF,
+                  '--launcher', 'slurm',
                   '--check-only'], cwd=smoke_workdir, env=env)
     assert result.returncode != 0, explain(result)
     assert 'SLURM_PROCID' in result.stderr and 'Traceback' not in result.stderr
@@ -100,7 +101,8 @@ def test_train_script_outside_srun_stops_with_a_clear_error(smoke_workdir):
 
 def test_train_script_checks_pass_inside_a_faked_srun_task(smoke_workdir, tmp_path):
     env = dict(cpu_env(), **srun_env(0, 0))
-    result = run([cpu_env()['PYTHON'], REPO / 'tools' / 'train.py', SMOKE_IIF, '--launcher', 'slurm',
+    result = run([cpu_env()['PYTHON'], REPO / 'tools' / 'train.py', SMOKE_IIF,
+                  '--launcher', 'slurm',
                   '--check-only', '--work-dir', tmp_path / 'wd'], cwd=smoke_workdir, env=env)
     assert result.returncode == 0, explain(result)
     assert 'checks passed' in result.stdout

@@ -2,8 +2,9 @@
 host); run from the host by .ci/run, never collected by the in-image suite (`pytest tests`).
 
 Two ways to run the kit in the jobs (the driver itself needs only pytest):
-- in the image through a container runtime, as on real clusters (.ci/run, scripts/ci_cluster.sh):
-  CONTAINER_RUN="ch-run ... IMAGE_DIR --" IIF_KIT_DIR=/workspace IIF_CLUSTER_PYTHON=/opt/venv/bin/python
+- in the image through a container runtime, as on real clusters (scripts/ci_cluster.sh):
+  CONTAINER_RUN="ch-run ... IMAGE_DIR --" IIF_KIT_DIR=/workspace
+  IIF_CLUSTER_PYTHON=/opt/venv/bin/python
 - on the host: IIF_CLUSTER_PYTHON=a Python with the pinned stack (default: this interpreter),
   the kit from this checkout (PYTHONPATH)."""
 from __future__ import annotations

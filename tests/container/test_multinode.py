@@ -35,7 +35,7 @@ def finish(node: subprocess.Popen, timeout: float) -> str:
     except subprocess.TimeoutExpired:
         node.kill()
         out, _ = node.communicate()
-        raise AssertionError(f'node still running after {timeout} s:\n{out[-4000:]}')
+        raise AssertionError(f'node still running after {timeout} s:\n{out[-4000:]}') from None
     return out
 
 
