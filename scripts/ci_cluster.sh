@@ -3,7 +3,8 @@
 # slurmd nodes (scripts/ci_slurm.sh), the built image converted for Charliecloud, and the SLURM
 # jobs running the kit inside it with ch-run, as on an HPC cluster. Every step prints its time.
 #   scripts/ci_cluster.sh [pytest options]
-# IMAGE (default iif-kit:latest), CH_IMAGE_DIR (default /var/tmp/iif-ch/iif-kit).
+# IMAGE (default iif-kit:latest), CH_IMAGE_DIR (default /var/tmp/iif-ch/iif-kit), CH_RUN_ARGS
+# (extra ch-run options, e.g. "-b $PWD:/workspace" to run this checkout on an older image).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -23,14 +24,15 @@ image_id=$(docker image inspect -f '{{.Id}}' "$IMAGE")
 if [ "$(cat "$CH_IMAGE_DIR.id" 2>/dev/null)" != "$image_id" ]; then
     rm -rf "$CH_IMAGE_DIR" "$CH_IMAGE_DIR.id"
     mkdir -p "$CH_IMAGE_DIR"
-    # What `ch-convert -i docker IMAGE DIR` does, without its gzip round trip (measured here:
-    # ch-convert <see docs/cluster.md>): the image's filesystem as a plain directory.
+    # What `ch-convert -i docker IMAGE DIR` does, without its gzip round trip: the image's
+    # filesystem as a plain directory (6.7 GB image on 2 cores: 84 s here; ch-convert spent
+    # ~4 min exporting, then >11 min compressing before it was stopped; docs/cluster.md).
     container=$(docker create "$IMAGE" /bin/true)
     docker export "$container" | tar -x -C "$CH_IMAGE_DIR"
     docker rm "$container" >/dev/null
     echo "$image_id" >"$CH_IMAGE_DIR.id"
 fi
-took "Charliecloud image $CH_IMAGE_DIR (ch-convert of $IMAGE)"
+took "Charliecloud image $CH_IMAGE_DIR (docker export of $IMAGE)"
 
 # the test driver needs only pytest; the kit runs inside the image
 if [ ! -x .cache/cluster-venv/bin/pytest ]; then
@@ -38,8 +40,7 @@ if [ ! -x .cache/cluster-venv/bin/pytest ]; then
     .cache/cluster-venv/bin/pip install --quiet "pytest==$(sed -n 's/^pytest==\([^ ]*\).*/\1/p' requirements.lock)"
 fi
 # ch-run shares /tmp with the host (the tests' work dirs); /workspace is the image's kit
-export USER=${USER:-$(id -un)}  # ch-run refuses to start without it
-export CONTAINER_RUN="ch-run $CH_IMAGE_DIR --"
+export CONTAINER_RUN=$ROOT/scripts/ch_exec.sh CH_IMAGE_DIR CH_RUN_ARGS=${CH_RUN_ARGS:-}
 export IIF_KIT_DIR=/workspace IIF_CLUSTER_PYTHON=/opt/venv/bin/python
 .cache/cluster-venv/bin/python -m pytest -q -p no:cacheprovider --durations=0 -s tests_cluster "$@"
 took "tests_cluster"

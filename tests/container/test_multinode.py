@@ -41,7 +41,8 @@ def finish(node: subprocess.Popen, timeout: float) -> str:
 
 def test_two_containers_train_as_two_nodes(tmp_path):
     work_dirs = tmp_path / 'work_dirs'
-    work_dirs.mkdir()
+    work_dirs.mkdir(mode=0o777)
+    work_dirs.chmod(0o777)  # the containers run as the UID of .env
     port = free_port()
     args = ('--work-dir', 'work_dirs/two_nodes', '--cfg-options', 'runner.max_epochs=1',
             'evaluation.interval=1')
@@ -59,7 +60,8 @@ def test_two_containers_train_as_two_nodes(tmp_path):
 
 def test_a_dead_node_ends_the_run_within_the_timeout(tmp_path):
     work_dirs = tmp_path / 'work_dirs'
-    work_dirs.mkdir()
+    work_dirs.mkdir(mode=0o777)
+    work_dirs.chmod(0o777)  # the containers run as the UID of .env
     port = free_port()
     args = ('--work-dir', 'work_dirs/dead_node', '--cfg-options', 'runner.max_epochs=3',
             'evaluation.interval=3')
