@@ -3,11 +3,14 @@
 # slurmd nodes (scripts/ci_slurm.sh), the built image converted for Charliecloud, and the SLURM
 # jobs running the kit inside it with ch-run, as on an HPC cluster. Every step prints its time.
 #   scripts/ci_cluster.sh [pytest options]
-# IMAGE (default iif-kit:latest), CH_IMAGE_DIR (default /var/tmp/iif-ch/iif-kit), CH_RUN_ARGS
-# (extra ch-run options, e.g. "-b $PWD:/workspace" to run this checkout on an older image).
+# IMAGE (default: IIF_IMAGE of .env, else iif-kit:latest), CH_IMAGE_DIR (default
+# /var/tmp/iif-ch/iif-kit), CH_RUN_ARGS (extra ch-run options, e.g. "-b $PWD:/workspace" to
+# run this checkout on an older image).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+# the image `make test` built (IIF_IMAGE of .env)
+IMAGE=${IMAGE:-$(sed -n 's/^IIF_IMAGE=//p' .env 2>/dev/null | tail -n 1)}
 IMAGE=${IMAGE:-iif-kit:latest}
 CH_IMAGE_DIR=${CH_IMAGE_DIR:-/var/tmp/iif-ch/iif-kit}
 t0=$(date +%s)
