@@ -58,7 +58,8 @@ def test_training_writes_checkpoints_and_run_records(trained):
 def test_resumed_run_continued_from_epoch_one(trained):
     _, _, second = trained
     log = second.stdout + second.stderr
-    assert 'resumed epoch 1' in log
+    # 8 iterations per epoch on 2 processes: the counter continues where epoch 1 ended
+    assert 'resumed epoch 1, iter 8' in log, log[-3000:]
     assert 'Epoch [1]' not in log.split('resumed epoch 1')[-1]
 
 

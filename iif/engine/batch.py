@@ -69,7 +69,7 @@ def samples_per_gpu(cfg) -> int:
 def train_processes(launcher: str, expect_processes: Optional[int]) -> int:
     """Processes of the run being checked: torchrun's WORLD_SIZE inside it; before it starts
     (``--check-only --expect-processes GPUS`` from dist_train.sh), GPUS x NNODES."""
-    if launcher == 'pytorch' and os.environ.get('WORLD_SIZE', '').isdigit():
+    if launcher in ('pytorch', 'slurm') and os.environ.get('WORLD_SIZE', '').isdigit():
         return int(os.environ['WORLD_SIZE'])
     if expect_processes is not None:
         nodes = os.environ.get('NNODES', '1')

@@ -22,8 +22,9 @@ def _common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--work-dir', help='directory for logs, checkpoints and run records')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config entries, e.g. data.samples_per_gpu=2')
-    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
-                        help='pytorch: started by torchrun (tools/dist_*.sh)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
+                        help='pytorch: started by torchrun (tools/dist_*.sh); slurm: one srun '
+                        'task per process (tools/slurm_*.sh, docs/cluster.md)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
                         help=argparse.SUPPRESS)  # torch.distributed.launch compatibility
     parser.add_argument('--check-only', action='store_true',
@@ -41,6 +42,14 @@ def _apply_tf32(args) -> None:
         import torch
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
+
+
+def _slurm_env(args) -> None:
+    """Under --launcher slurm, RANK/WORLD_SIZE/... from srun's variables before anything
+    reads them; the run then proceeds as under torchrun."""
+    if args.launcher == 'slurm':
+        from .slurm import export_torch_env
+        export_torch_env()
 
 
 def _load_config(args):
@@ -119,6 +128,7 @@ def _existing_checkpoints(work_dir: str) -> List[str]:
 
 def _train(argv: Optional[List[str]]) -> int:
     args = train_parser().parse_args(argv)
+    _slurm_env(args)
     cfg = _load_config(args)
     from .zoo import refuse_training
     refuse_training(cfg, args.config)
@@ -171,6 +181,8 @@ def _train(argv: Optional[List[str]]) -> int:
     _apply_tf32(args)
     resuming_from = cfg.get('resume_from')
     mmcv.mkdir_or_exist(osp.abspath(cfg.work_dir))
+    from .shared_fs import check_shared_work_dir
+    check_shared_work_dir(cfg.work_dir, info)
     timestamp = file_stamp()
     logger = get_root_logger(log_file=osp.join(cfg.work_dir, f'{timestamp}.log'),
                              log_level=cfg.get('log_level', 'INFO'))
@@ -189,7 +201,10 @@ def _train(argv: Optional[List[str]]) -> int:
     cfg.seed = seed
     cfg.deterministic = deterministic
     cfg.device = info.device
-    cfg.gpu_ids = [0]
+    # one entry per process: mmcv's resume rescales the iteration counter by
+    # len(gpu_ids) / world size of the checkpoint's config (with [0], a 2-process run resumed
+    # at half its iteration, shifting iteration-based warmup and logging)
+    cfg.gpu_ids = list(range(info.world_size))
     from .batch import apply_plan
     apply_plan(cfg, batch_plan)
     if info.device == 'cpu':
@@ -297,6 +312,7 @@ def _new_run_dir(parent: Path, prefix: str) -> Path:
 
 def _test(argv: Optional[List[str]]) -> int:
     args = test_parser().parse_args(argv)
+    _slurm_env(args)
     cfg = _load_config(args)
     from .launch import check_process_count
     from .preflight import check_checkpoint_file, check_data
@@ -352,6 +368,8 @@ def _test(argv: Optional[List[str]]) -> int:
     if info.distributed:
         dist.broadcast_object_list(name, src=0)  # one run directory for all ranks
     run_dir = Path(work_dir) / name[0]
+    from .shared_fs import check_shared_work_dir
+    check_shared_work_dir(run_dir, info)
     if info.is_main:
         write_run_records(run_dir, cfg, kind='test', seed=None, world_size=info.world_size,
                           device=info.device,

@@ -102,12 +102,17 @@ def dist_timeout() -> datetime.timedelta:
 
 
 def init_distributed(launcher: str) -> DistInfo:
-    """Set up the process group for ``--launcher pytorch`` (torchrun's environment)."""
+    """Set up the process group for ``--launcher pytorch`` (torchrun's environment) or
+    ``--launcher slurm`` (the same variables, from srun's: iif.engine.slurm)."""
     device = resolve_device()
     if launcher == 'none':
         return DistInfo(False, 0, 1, 0, device)
-    if launcher != 'pytorch':
-        raise UserError(f'launcher {launcher!r} is not supported: use none or pytorch (torchrun)')
+    if launcher == 'slurm' and 'RANK' not in os.environ:
+        from .slurm import export_torch_env
+        export_torch_env()
+    elif launcher not in ('pytorch', 'slurm'):
+        raise UserError(f'launcher {launcher!r} is not supported: use none, pytorch (torchrun) '
+                        'or slurm (srun)')
     missing = [k for k in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT')
                if k not in os.environ]
     if missing:
