@@ -45,8 +45,9 @@ def _apply_tf32(args) -> None:
 def _load_config(args):
     from mmcv import Config
     from .launch import resolve_device
-    from .preflight import check_config, config_error
-    resolve_device()  # IIF_DEVICE=cpu hides the GPUs before anything can initialise CUDA
+    from .preflight import check_config, check_gpu_build, config_error
+    # IIF_DEVICE=cpu hides the GPUs before anything can initialise CUDA
+    check_gpu_build(resolve_device())
     check_config(args.config)
     try:
         cfg = Config.fromfile(args.config)
