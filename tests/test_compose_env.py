@@ -79,4 +79,5 @@ def test_ci_image_tag_from_the_environment_never_the_users_latest(tmp_path):
                                 env=dict(base, **extra), capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
         lines = env_file.read_text().splitlines()
-        assert [line for line in lines if line.startswith('IIF_IMAGE=')] == [f'IIF_IMAGE={expected}']
+        tags = [line for line in lines if line.startswith('IIF_IMAGE=')]
+        assert tags == [f'IIF_IMAGE={expected}']
