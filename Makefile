@@ -80,6 +80,13 @@ evaluate:  ## evaluate a checkpoint: make evaluate CONFIG=configs/... CKPT=.../e
 	$(call run,$(MAKE) --no-print-directory env)
 	$(call run,$(COMPOSE) run --rm test $(CONFIG) $(CKPT) $(TEST_GPUS) $(ARGS))
 
+.PHONY: gpu-check
+gpu-check: env  ## GPU host acceptance run: CUDA ops vs CPU, 2-GPU train/resume/test, throughput [ARGS=]
+ifneq ($(filter 1 yes true,$(CPU)),)
+	@echo "error: Docker has no NVIDIA runtime here (CPU=$(CPU)): the GPU check needs GPUs; install the NVIDIA Container Toolkit (docs/cuda.md)" >&2; exit 2
+endif
+	$(call run,docker compose -f compose.yaml run --rm gpu-check $(ARGS))
+
 .PHONY: reproduce-variants
 reproduce-variants: env  ## train + evaluate every IIF variant: [GPUS=4 VARIANTS=raw,base10_obj SEEDS=1,2,3 CONFIG_DIR=...]
 	$(call run,$(COMPOSE) run --rm reproduce --gpus $(GPUS) $(if $(VARIANTS),--variants $(VARIANTS)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(CONFIG_DIR),--config-dir $(CONFIG_DIR)) $(ARGS))

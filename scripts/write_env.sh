@@ -41,7 +41,8 @@ set_value UID "$uid"
 set_value GID "$gid"
 keep_or_set LVIS_ROOT ./data/lvis_v1
 keep_or_set GPU_COUNT all
-keep_or_set IIF_IMAGE iif-kit:latest
+# IIF_IMAGE from the environment wins (CI builds under its own tag, never over iif-kit:latest)
+if [ -n "${IIF_IMAGE:-}" ]; then set_value IIF_IMAGE "$IIF_IMAGE"; else keep_or_set IIF_IMAGE iif-kit:latest; fi
 lvis_root=$(setting LVIS_ROOT ./data/lvis_v1)
 mounts=("$lvis_root" "$(setting WORK_DIRS ./work_dirs)" "$(setting RESULTS_DIR ./results)"
         "$(setting IIF_CACHE ./.cache/iif)")

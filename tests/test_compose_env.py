@@ -64,3 +64,20 @@ def test_make_env_creates_every_mounted_folder(tmp_path):
     assert env_file.stat().st_mode & 0o777 == 0o640
     assert [p.name for p in tmp_path.glob('.env.*')] == []  # no temporary file left
     assert 'holds no annotations/ yet' in result.stderr
+
+
+def test_ci_image_tag_from_the_environment_never_the_users_latest(tmp_path):
+    """CI exports IIF_IMAGE (its own tag); without it an IIF_IMAGE already in .env is kept."""
+    env_file = tmp_path / '.env'
+    env_file.write_text(f'LVIS_ROOT={tmp_path / "lvis"}\nWORK_DIRS={tmp_path / "w"}\n'
+                        f'RESULTS_DIR={tmp_path / "r"}\nIIF_CACHE={tmp_path / "c"}\n'
+                        'IIF_IMAGE=iif-kit:mine\n')
+    base = {k: v for k, v in os.environ.items()
+            if k not in ('IIF_IMAGE', 'LVIS_ROOT', 'WORK_DIRS', 'RESULTS_DIR', 'IIF_CACHE')}
+    for extra, expected in (({}, 'iif-kit:mine'), ({'IIF_IMAGE': 'iif-kit:ci'}, 'iif-kit:ci')):
+        result = subprocess.run(['bash', str(WRITE_ENV), str(env_file)], cwd=REPO,
+                                env=dict(base, **extra), capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        lines = env_file.read_text().splitlines()
+        tags = [line for line in lines if line.startswith('IIF_IMAGE=')]
+        assert tags == [f'IIF_IMAGE={expected}']

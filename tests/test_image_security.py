@@ -83,7 +83,7 @@ def test_tensorboard_listens_on_loopback_and_reads_work_dirs_read_only():
 def test_ipc_host_only_on_services_that_train_or_test():
     services = compose()['services']
     with_host_ipc = {name for name, s in services.items() if s.get('ipc') == 'host'}
-    assert with_host_ipc == {'train', 'test', 'reproduce', 'demo', 'tests'}
+    assert with_host_ipc == {'train', 'test', 'reproduce', 'demo', 'tests', 'gpu-check'}
     for name in ('weights', 'data', 'tensorboard'):
         assert 'ipc' not in services[name], name
 

@@ -55,8 +55,9 @@ def _slurm_env(args) -> None:
 def _load_config(args):
     from mmcv import Config
     from .launch import resolve_device
-    from .preflight import check_config, config_error
-    resolve_device()  # IIF_DEVICE=cpu hides the GPUs before anything can initialise CUDA
+    from .preflight import check_config, check_gpu_build, config_error
+    # IIF_DEVICE=cpu hides the GPUs before anything can initialise CUDA
+    check_gpu_build(resolve_device())
     check_config(args.config)
     try:
         cfg = Config.fromfile(args.config)
@@ -117,8 +118,21 @@ def train_parser() -> argparse.ArgumentParser:
     batch.add_argument('--allow-batch-change', action='store_true',
                        help="train at another global batch than the config's recipe, keeping "
                        "the config's lr")
+    p.add_argument('--amp', action='store_true',
+                   help='mixed precision on GPUs (mmdet fp16, dynamic loss scale): faster, less '
+                   'memory; a deviation from the research fp32 recipe (docs/cuda.md)')
     _common_args(p)
     return p
+
+
+def _apply_amp(cfg) -> None:
+    """--amp: the runner's Fp16OptimizerHook (autocast + dynamic loss scale) via cfg.fp16.
+    GPUs only: fp16 convolutions do not run on CPU processes."""
+    from .launch import resolve_device
+    if resolve_device() != 'cuda':
+        raise UserError('--amp needs GPUs (fp16 kernels); drop --amp on CPU processes')
+    if cfg.get('fp16') is None:
+        cfg.fp16 = dict(loss_scale='dynamic')
 
 
 def _existing_checkpoints(work_dir: str) -> List[str]:
@@ -130,6 +144,8 @@ def _train(argv: Optional[List[str]]) -> int:
     args = train_parser().parse_args(argv)
     _slurm_env(args)
     cfg = _load_config(args)
+    if args.amp:
+        _apply_amp(cfg)
     from .zoo import refuse_training
     refuse_training(cfg, args.config)
     from iif.checkpoints import find_latest_checkpoint

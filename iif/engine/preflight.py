@@ -15,6 +15,13 @@ DATA_HINT = ('Mount the LVIS root: set LVIS_ROOT in .env (`make env`, then edit 
              'data`); outside containers link it at data/lvis_v1 under the working directory.')
 
 
+def check_gpu_build(device: str) -> None:
+    """Before a GPU run: mmcv's ops have CUDA kernels for every visible GPU (cuda_check)."""
+    if device == 'cuda':
+        from .cuda_check import check_cuda_build
+        check_cuda_build()
+
+
 def check_config(path: str) -> Path:
     p = Path(path)
     if not p.is_file():
