@@ -268,6 +268,8 @@ def measure_loader(args, impl: str, work: Path, env: dict) -> dict:
                                              '--seed', str(r)]
         procs.append(subprocess.Popen(cmd, env=env, cwd=REPO, stdout=open(log, 'w'),
                                       stderr=subprocess.STDOUT))
+        while args.stagger and procs[-1].poll() is None and '"built"' not in log.read_text():
+            time.sleep(0.5)  # the next process starts once this one holds its dataset
     sampler = TreeSampler([p.pid for p in procs], interval=0.5)
     sampler.start()
     peaks_rss, rcs = [], []
@@ -314,6 +316,9 @@ def main(argv=None) -> int:
     ap.add_argument('--test-images', type=int, default=None,
                     help='val images with detections (default: all)')
     ap.add_argument('--dets-per-image', type=int, default=20)
+    ap.add_argument('--stagger', action='store_true',
+                    help='start each loader process once the previous one has built its '
+                         'dataset (bounds the peak of the parse on a shared machine)')
     ap.add_argument('--json', default=None, help='write every number here')
     ap.add_argument('--step', nargs='+', default=None, help=argparse.SUPPRESS)
     ap.add_argument('--seed', type=int, default=0, help=argparse.SUPPRESS)

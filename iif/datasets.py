@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import gc
 import io
+import json
 import pickle
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+import re
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmdet.datasets import LVISV05Dataset, LVISV1Dataset
 from mmdet.datasets.builder import DATASETS
 
+from iif.errors import UserError
 from iif.evaluation import METRIC_NAMES, evaluate_lvis, format_metrics_table
 
 IOU_TYPES = ('bbox', 'segm')
@@ -92,6 +95,16 @@ class CompactRecords(Sequence):
         for item in items:
             buf.write(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
             ends.append(buf.tell())
+        self._set(buf, ends)
+
+    @classmethod
+    def from_buffer(cls, buf: io.BytesIO, ends: List[int]) -> 'CompactRecords':
+        """Records already pickled one after the other into ``buf``, ending at ``ends``."""
+        records = cls.__new__(cls)
+        records._set(buf, ends)
+        return records
+
+    def _set(self, buf: io.BytesIO, ends: List[int]) -> None:
         self._buf = np.frombuffer(buf.getbuffer(), dtype=np.uint8)
         self._offsets = np.zeros(len(ends) + 1, dtype=np.int64)
         self._offsets[1:] = ends
@@ -111,6 +124,73 @@ class CompactRecords(Sequence):
     @property
     def nbytes(self) -> int:
         return int(self._buf.nbytes + self._offsets.nbytes)
+
+
+class _AnnotationStore:
+    """Receives parsed annotations one at a time: each is pickled into one growing buffer."""
+
+    def __init__(self):
+        self._buf = io.BytesIO()
+        self._ends: List[int] = []
+        self._img: List[int] = []
+        self._cat: List[int] = []
+
+    def add(self, ann: dict) -> None:
+        self._buf.write(pickle.dumps(ann, protocol=pickle.HIGHEST_PROTOCOL))
+        self._ends.append(self._buf.tell())
+        self._img.append(ann['image_id'])
+        self._cat.append(ann['category_id'])
+
+    def finish(self) -> Tuple[np.ndarray, np.ndarray]:
+        self.records = CompactRecords.from_buffer(self._buf, self._ends)
+        img, cat = np.array(self._img, dtype=np.int64), np.array(self._cat, dtype=np.int64)
+        del self._buf, self._ends, self._img, self._cat
+        return img, cat
+
+
+def parse_lvis_streaming(path, on_annotation: Callable[[dict], None]) -> dict:
+    """Parse an LVIS/COCO JSON file like ``json.load`` but hand each element of the top-level
+    ``annotations`` array to ``on_annotation`` instead of keeping it; return the other keys.
+
+    The standard library's decoder parses one annotation at a time, so the peak is the file's
+    text plus what ``on_annotation`` keeps (lvis-api holds ~5x the file as Python objects).
+    """
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    decode = json.JSONDecoder().raw_decode
+    space = re.compile(r'[ \t\n\r]*')
+
+    def expect(i: int, char: str) -> int:
+        if text[i:i + 1] != char:
+            raise UserError(f'{path}: not a JSON annotation file (expected {char!r} at byte '
+                            f'{i}); check the file or download it again')
+        return space.match(text, i + 1).end()
+
+    out: Dict[str, object] = {}
+    try:
+        i = expect(space.match(text, 0).end(), '{')
+        while text[i:i + 1] != '}':
+            key, i = decode(text, i)
+            i = expect(space.match(text, i).end(), ':')
+            if key == 'annotations':
+                i = expect(i, '[')
+                while text[i:i + 1] != ']':
+                    ann, i = decode(text, i)
+                    on_annotation(ann)
+                    i = space.match(text, i).end()
+                    if text[i:i + 1] == ',':
+                        i = space.match(text, i + 1).end()
+                i = space.match(text, i + 1).end()
+            else:
+                out[key], i = decode(text, i)
+                i = space.match(text, i).end()
+            if text[i:i + 1] == ',':
+                i = space.match(text, i + 1).end()
+            elif text[i:i + 1] != '}':
+                expect(i, '}')
+    except json.JSONDecodeError as e:
+        raise UserError(f'{path}: invalid JSON ({e}); check the file or download it again')
+    return out
 
 
 class _CompactLVISAnnotations:
@@ -147,29 +227,31 @@ class _CompactLVISAnnotations:
     def load_annotations(self, ann_file):
         if not self.compact_annotations:
             return super().load_annotations(ann_file)
-        from iif.weights import load_json
-        data = load_json(ann_file)
+        store = _AnnotationStore()
+        top = parse_lvis_streaming(ann_file, store.add)
         # lvis-api indexes categories and images by id in file order (a dict: last one wins)
-        cats = {c['id']: c for c in data.pop('categories')}
+        cats = {c['id']: c for c in top.get('categories', [])}
         self.cat_ids = list(cats)
         self.cat2label = {cat_id: i for i, cat_id in enumerate(self.cat_ids)}
-        images = {img['id']: img for img in data.pop('images')}
+        images = {img['id']: img for img in top.get('images', [])}
+        del top
         self.img_ids = list(images)
-        by_image: Dict[int, list] = {i: [] for i in self.img_ids}
-        for ann in data.pop('annotations'):  # lvis-api's img_ann_map: file order per image
-            by_image.setdefault(ann['image_id'], []).append(ann)
-        del data
-        self._ann_lists = CompactRecords(by_image.get(i, []) for i in self.img_ids)
-        counts = [len(by_image.get(i, ())) for i in self.img_ids]
-        self._ann_cats = np.fromiter((a['category_id'] for i in self.img_ids
-                                      for a in by_image.get(i, ())), dtype=np.int64,
-                                     count=sum(counts))
-        self._ann_cat_offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-        np.cumsum(counts, out=self._ann_cat_offsets[1:])
-        del by_image
         self._img_id_sorted = np.array(self.img_ids, dtype=np.int64)
         self._img_pos_sorted = np.argsort(self._img_id_sorted, kind='stable')
         self._img_id_sorted = self._img_id_sorted[self._img_pos_sorted]
+        # annotations grouped by image row, file order inside a group (lvis-api's img_ann_map)
+        ann_img, ann_cat = store.finish()
+        k = np.minimum(np.searchsorted(self._img_id_sorted, ann_img), len(self.img_ids) - 1)
+        found = self._img_id_sorted[k] == ann_img if len(self.img_ids) else ann_img < 0
+        row_of = np.where(found, self._img_pos_sorted[k] if len(self.img_ids) else -1, -1)
+        keep = np.flatnonzero(row_of >= 0)  # annotations of images not in the file: unused
+        order = keep[np.argsort(row_of[keep], kind='stable')]
+        self._ann_order = order
+        self._ann_cats = ann_cat[order]
+        self._ann_cat_offsets = np.zeros(len(self.img_ids) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(row_of[keep], minlength=len(self.img_ids)),
+                  out=self._ann_cat_offsets[1:])
+        self._ann_records = store.records
         infos = CompactRecords(dict(img, filename=self._image_filename(img))
                                for img in images.values())
         del images
@@ -185,7 +267,10 @@ class _CompactLVISAnnotations:
 
     def _anns_of(self, img_id: int) -> list:
         pos = self._position(img_id)
-        return [] if pos < 0 else self._ann_lists[pos]
+        if pos < 0:
+            return []
+        rows = self._ann_order[self._ann_cat_offsets[pos]:self._ann_cat_offsets[pos + 1]]
+        return [self._ann_records[int(r)] for r in rows]
 
     def get_ann_info(self, idx):
         if not self.compact_annotations:
