@@ -114,6 +114,7 @@ def run_measured(cmd: List[str], env: dict, log: Path, timeout: float) -> dict:
     if seconds > timeout:
         print(f'warning: {cmd[2:4]} took {seconds:.0f} s', file=sys.stderr)
     return dict(rc=proc.returncode, seconds=round(seconds, 2),
+                cpu_seconds=round(usage.ru_utime + usage.ru_stime, 2),
                 peak_rss_gb=round(usage.ru_maxrss * 1024 / GB, 3),
                 peak_pss_gb=round(sampler.peak(proc.pid) / GB, 3), log=str(log))
 
@@ -272,15 +273,16 @@ def measure_loader(args, impl: str, work: Path, env: dict) -> dict:
             time.sleep(0.5)  # the next process starts once this one holds its dataset
     sampler = TreeSampler([p.pid for p in procs], interval=0.5)
     sampler.start()
-    peaks_rss, rcs = [], []
+    peaks_rss, rcs, cpu = [], [], []
     for p in procs:
         _, status, usage = os.wait4(p.pid, 0)
         rcs.append(os.waitstatus_to_exitcode(status))
         peaks_rss.append(usage.ru_maxrss * 1024 / GB)
+        cpu.append(usage.ru_utime + usage.ru_stime)  # with its (reaped) workers
     sampler.stop()
     seconds = time.time() - t0
     per_proc = []
-    for p, log, rss in zip(procs, logs, peaks_rss):
+    for p, log, rss, cpu_s in zip(procs, logs, peaks_rss, cpu):
         events = [json.loads(x) for x in log.read_text().splitlines() if x.startswith('{')]
         done = next((e for e in events if e.get('event') == 'done'), {})
         iters = [e for e in events if e.get('event') == 'iter']
@@ -291,8 +293,9 @@ def measure_loader(args, impl: str, work: Path, env: dict) -> dict:
         pss_first = after[0][1] / GB if after else 0.0
         pss_last = after[-1][1] / GB if after else 0.0
         per_proc.append(dict(images_per_s=done.get('images_per_s', 0.0),
-                             build_seconds=done.get('build_seconds'),
-                             peak_rss_gb=round(rss, 3), peak_pss_gb=round(sampler.peak(p.pid) / GB, 3),
+                             cpu_seconds=round(cpu_s, 2), build_seconds=done.get('build_seconds'),
+                             peak_rss_gb=round(rss, 3),
+                             peak_pss_gb=round(sampler.peak(p.pid) / GB, 3),
                              pss_after_warmup_gb=round(pss_first, 3),
                              pss_end_gb=round(pss_last, 3),
                              series=[(t, round(b / GB, 3), n) for t, b, n in series],
@@ -397,9 +400,11 @@ def main(argv=None) -> int:
                         growth = p['pss_end_gb'] - p['pss_after_warmup_gb']
                         rows.append((f'loader proc {k} ({impl}, {args.workers} workers)',
                                      dict(rc=r['rc'], seconds=r['seconds'],
+                                          cpu_seconds=p['cpu_seconds'],
                                           peak_rss_gb=p['peak_rss_gb'],
                                           peak_pss_gb=p['peak_pss_gb']),
-                                     f'{p["images_per_s"]:.2f} img/s, PSS {p["pss_after_warmup_gb"]:.2f}'
+                                     f'{p["images_per_s"]:.2f} img/s, PSS '
+                                     f'{p["pss_after_warmup_gb"]:.2f}'
                                      f' -> {p["pss_end_gb"]:.2f} GB ({growth:+.2f}) over '
                                      f'{args.iters} it'))
                     record['steps'][f'loader_{impl}'] = r
@@ -437,10 +442,11 @@ def format_table(record: dict, rows) -> str:
             f'{record["date"]}, {record["machine"]}, load {record["load"][0]:.1f}; '
             f'data generated/reused in {record["generate_seconds"]:.0f} s')
     lines = [head, '',
-             '| step | rc | time s | peak RSS GB | peak PSS GB (with children) | notes |',
-             '|---|---|---|---|---|---|']
+             '| step | rc | wall s | CPU s | peak RSS GB | peak PSS GB (with children) | notes |',
+             '|---|---|---|---|---|---|---|']
     for name, r, note in rows:
-        lines.append(f'| {name} | {r["rc"]} | {r["seconds"]:.1f} | {r["peak_rss_gb"]:.2f} | '
+        lines.append(f'| {name} | {r["rc"]} | {r["seconds"]:.1f} | {r["cpu_seconds"]:.1f} | '
+                     f'{r["peak_rss_gb"]:.2f} | '
                      f'{r["peak_pss_gb"]:.2f} | {note} |')
     return '\n'.join(lines)
 

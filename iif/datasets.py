@@ -189,7 +189,8 @@ def parse_lvis_streaming(path, on_annotation: Callable[[dict], None]) -> dict:
             elif text[i:i + 1] != '}':
                 expect(i, '}')
     except json.JSONDecodeError as e:
-        raise UserError(f'{path}: invalid JSON ({e}); check the file or download it again')
+        raise UserError(f'{path}: invalid JSON ({e}); check the file or download it '
+                        'again') from None
     return out
 
 
@@ -374,5 +375,6 @@ class IIFLVISV05Dataset(_KitLVISEvaluation, _CompactLVISAnnotations, LVISV05Data
         return name[-16:] if name.startswith('COCO') else name
 
 
-__all__ = ['CompactRecords', 'IIFLVISV1Dataset', 'IIFLVISV05Dataset', 'detections_to_lvis', 'flatten_metrics',
+__all__ = ['CompactRecords', 'IIFLVISV1Dataset', 'IIFLVISV05Dataset', 'detections_to_lvis',
+           'flatten_metrics', 'parse_lvis_streaming',
            'IOU_TYPES', 'METRIC_NAMES']

@@ -18,7 +18,7 @@ import csv
 import json
 import os
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 
@@ -163,7 +163,8 @@ def _dumps():
 
 def _write_split(path: Path, rng: np.random.Generator, split: str, first_id: int,
                  num_images: int, image_count: np.ndarray, instance_count: np.ndarray,
-                 categories: List[dict], first_ann_id: int) -> Tuple[List[Tuple[int, int, int]], int]:
+                 categories: List[dict], first_ann_id: int
+                 ) -> Tuple[List[Tuple[int, int, int]], int]:
     """Write one split's JSON; return [(image id, width, height)] and the next annotation id."""
     dumps = _dumps()
     size_idx = rng.choice(len(IMAGE_SIZES), size=num_images, p=IMAGE_SIZE_P)

@@ -25,8 +25,9 @@ def test_benchmark_prints_every_row_with_sane_numbers(tmp_path):
                      'sharded results: write + evaluate'], result.stdout
     for row in rows:
         cells = [c.strip() for c in row.split('|')[1:-1]]
-        rc, seconds, rss, pss = int(cells[1]), float(cells[2]), float(cells[3]), float(cells[4])
-        assert rc == 0 and 0 < seconds < 600, row
+        rc, seconds, cpu = int(cells[1]), float(cells[2]), float(cells[3])
+        rss, pss = float(cells[4]), float(cells[5])
+        assert rc == 0 and 0 < seconds < 600 and 0 < cpu < 600, row
         assert 0.05 < rss < 8 and 0.05 < pss < 16, row  # a Python process with torch: > 50 MB
     record = json.loads(out.read_text())
     assert record['fraction'] == 0.002 and record['steps']['weights --ann train']['rc'] == 0

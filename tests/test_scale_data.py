@@ -1,4 +1,5 @@
-"""The synthetic LVIS v1 (iif smoke-data --scale lvis_v1): LVIS's counts and shape, seeded, cached."""
+"""The synthetic LVIS v1 (iif smoke-data --scale lvis_v1): LVIS's counts and shape, seeded,
+cached."""
 from __future__ import annotations
 
 import json
