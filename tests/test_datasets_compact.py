@@ -138,3 +138,27 @@ def test_compact_is_the_default_and_records_behave_as_a_list():
     with pytest.raises(IndexError):
         records[4]
     assert records.nbytes > 0
+
+
+def test_streaming_parse_equals_json_load(tmp_path):
+    import json
+    from iif.datasets import parse_lvis_streaming
+    from iif.errors import UserError
+    data = dict(info={'v': 1}, annotations=[dict(id=1, image_id=3, category_id=2,
+                                                 segmentation=[[1.5, 2.25, 3.0, 0.1]]),
+                                            dict(id=2, image_id=3, category_id=1, bbox=[])],
+                images=[dict(id=3, width=4)], categories=[], empty=[])
+    for indent in (None, 2):  # compact and pretty-printed files
+        path = tmp_path / f'a{indent}.json'
+        path.write_text(json.dumps(data, indent=indent))
+        anns = []
+        rest = parse_lvis_streaming(path, anns.append)
+        assert anns == data['annotations']
+        assert rest == {k: v for k, v in data.items() if k != 'annotations'}
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{"images": [], "annotations": [{"id": 1,}]}')
+    with pytest.raises(UserError, match='bad.json: invalid JSON'):
+        parse_lvis_streaming(bad, anns.append)
+    bad.write_text('[1, 2]')
+    with pytest.raises(UserError, match='not a JSON annotation file'):
+        parse_lvis_streaming(bad, anns.append)
