@@ -62,6 +62,19 @@ def tree_pids(pid: int) -> List[int]:
     return pids
 
 
+def hwm_bytes(pid: int) -> int:
+    """Peak RSS of one process since its exec (VmHWM; 0 if it is gone). wait4()'s ru_maxrss
+    would also count the benchmark's own pages, inherited at fork before the exec."""
+    try:
+        with open(f'/proc/{pid}/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def pss_bytes(pid: int) -> int:
     """PSS of one process in bytes (0 if it is gone)."""
     try:
@@ -82,6 +95,7 @@ class TreeSampler(threading.Thread):
         self.pids, self.interval = pids, interval
         self.t0 = time.time()
         self.series: Dict[int, List[tuple]] = {p: [] for p in pids}
+        self.hwm: Dict[int, int] = {p: 0 for p in pids}
         self._halt = threading.Event()
 
     def run(self):
@@ -90,6 +104,7 @@ class TreeSampler(threading.Thread):
             for p in self.pids:
                 members = tree_pids(p)
                 self.series[p].append((t, sum(pss_bytes(m) for m in members), len(members)))
+                self.hwm[p] = max(self.hwm[p], hwm_bytes(p))
             self._halt.wait(self.interval)
 
     def stop(self):
@@ -101,7 +116,8 @@ class TreeSampler(threading.Thread):
 
 
 def run_measured(cmd: List[str], env: dict, log: Path, timeout: float) -> dict:
-    """Run one step; return rc, seconds, peak RSS (the child itself) and peak PSS (tree)."""
+    """Run one step; return rc, seconds, CPU seconds, peak RSS (the child itself, sampled) and
+    peak PSS (the child with its descendants)."""
     t0 = time.time()
     with open(log, 'w') as out:
         proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
@@ -115,7 +131,7 @@ def run_measured(cmd: List[str], env: dict, log: Path, timeout: float) -> dict:
         print(f'warning: {cmd[2:4]} took {seconds:.0f} s', file=sys.stderr)
     return dict(rc=proc.returncode, seconds=round(seconds, 2),
                 cpu_seconds=round(usage.ru_utime + usage.ru_stime, 2),
-                peak_rss_gb=round(usage.ru_maxrss * 1024 / GB, 3),
+                peak_rss_gb=round(sampler.hwm[proc.pid] / GB, 3),
                 peak_pss_gb=round(sampler.peak(proc.pid) / GB, 3), log=str(log))
 
 
@@ -171,7 +187,7 @@ def step_loader(root: str, impl: str, iters: int, workers: int, batch: int, seed
         now = time.time()
         if n == 0:
             first = now
-        print(json.dumps(dict(event='iter', n=n, t=round(now - t0, 2))), flush=True)
+        print(json.dumps(dict(event='iter', n=n, t=round(now - t0, 2), wall=now)), flush=True)
         if n + 1 >= iters:
             break
     end = time.time()
@@ -277,7 +293,7 @@ def measure_loader(args, impl: str, work: Path, env: dict) -> dict:
     for p in procs:
         _, status, usage = os.wait4(p.pid, 0)
         rcs.append(os.waitstatus_to_exitcode(status))
-        peaks_rss.append(usage.ru_maxrss * 1024 / GB)
+        peaks_rss.append(sampler.hwm[p.pid] / GB)
         cpu.append(usage.ru_utime + usage.ru_stime)  # with its (reaped) workers
     sampler.stop()
     seconds = time.time() - t0
@@ -287,9 +303,10 @@ def measure_loader(args, impl: str, work: Path, env: dict) -> dict:
         done = next((e for e in events if e.get('event') == 'done'), {})
         iters = [e for e in events if e.get('event') == 'iter']
         series = sampler.series[p.pid]
-        # warm-up: until the first batch arrived; growth is measured from there to the end
-        first_t = iters[0]['t'] if iters else 0.0
-        after = [s for s in series if s[0] >= first_t and s[2] > 1]
+        # warm-up: the first quarter of the iterations (at most 5); growth is measured from
+        # there to the last sample with every worker alive (before the shutdown)
+        warm = iters[min(5, len(iters) // 4)]['wall'] - sampler.t0 if iters else 0.0
+        after = [s for s in series if s[0] >= warm and s[2] == 1 + args.workers]
         pss_first = after[0][1] / GB if after else 0.0
         pss_last = after[-1][1] / GB if after else 0.0
         per_proc.append(dict(images_per_s=done.get('images_per_s', 0.0),
