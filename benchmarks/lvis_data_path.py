@@ -98,6 +98,10 @@ class TreeSampler(threading.Thread):
         self.hwm: Dict[int, int] = {p: 0 for p in pids}
         self._halt = threading.Event()
 
+    def add(self, pid: int) -> None:
+        self.series[pid], self.hwm[pid] = [], 0
+        self.pids = self.pids + [pid]
+
     def run(self):
         while not self._halt.is_set():
             t = round(time.time() - self.t0, 2)
@@ -277,6 +281,8 @@ def measure_loader(args, impl: str, work: Path, env: dict) -> dict:
     """P loader processes at once; PSS of each (with its workers) sampled over time."""
     procs, logs = [], []
     t0 = time.time()
+    sampler = TreeSampler([], interval=0.25)
+    sampler.start()
     for r in range(args.procs):
         log = work / f'loader_{impl}_{r}.log'
         logs.append(log)
@@ -285,10 +291,9 @@ def measure_loader(args, impl: str, work: Path, env: dict) -> dict:
                                              '--seed', str(r)]
         procs.append(subprocess.Popen(cmd, env=env, cwd=REPO, stdout=open(log, 'w'),
                                       stderr=subprocess.STDOUT))
+        sampler.add(procs[-1].pid)
         while args.stagger and procs[-1].poll() is None and '"built"' not in log.read_text():
             time.sleep(0.5)  # the next process starts once this one holds its dataset
-    sampler = TreeSampler([p.pid for p in procs], interval=0.5)
-    sampler.start()
     peaks_rss, rcs, cpu = [], [], []
     for p in procs:
         _, status, usage = os.wait4(p.pid, 0)
@@ -306,7 +311,8 @@ def measure_loader(args, impl: str, work: Path, env: dict) -> dict:
         # warm-up: the first quarter of the iterations (at most 5); growth is measured from
         # there to the last sample with every worker alive (before the shutdown)
         warm = iters[min(5, len(iters) // 4)]['wall'] - sampler.t0 if iters else 0.0
-        after = [s for s in series if s[0] >= warm and s[2] == 1 + args.workers]
+        full = [s for s in series if s[2] == 1 + args.workers]
+        after = [s for s in full if s[0] >= warm] or full[-1:]
         pss_first = after[0][1] / GB if after else 0.0
         pss_last = after[-1][1] / GB if after else 0.0
         per_proc.append(dict(images_per_s=done.get('images_per_s', 0.0),

@@ -11,7 +11,7 @@ def test_benchmark_prints_every_row_with_sane_numbers(tmp_path):
     out = tmp_path / 'bench.json'
     result = run([sys.executable, REPO / 'benchmarks' / 'lvis_data_path.py',
                   '--root', tmp_path / 'lvis', '--fraction', '0.002', '--impl', 'both',
-                  '--iters', '3', '--batch', '1', '--test-images', '20',
+                  '--iters', '8', '--batch', '1', '--test-images', '20',
                   '--dets-per-image', '5', '--json', out],
                  cwd=tmp_path, env=cpu_env(PYTHONPATH=REPO), timeout=1200)
     assert result.returncode == 0, explain(result)
