@@ -311,7 +311,10 @@ def measure_loader(args, impl: str, work: Path, env: dict) -> dict:
         # warm-up: the first quarter of the iterations (at most 5); growth is measured from
         # there to the last sample with every worker alive (before the shutdown)
         warm = iters[min(5, len(iters) // 4)]['wall'] - sampler.t0 if iters else 0.0
-        full = [s for s in series if s[2] == 1 + args.workers]
+        last = iters[-1]['wall'] - sampler.t0 if iters else float('inf')
+        # (a sample taken while the process exits reads some members as 0: stop at the last
+        # iteration)
+        full = [s for s in series if s[2] == 1 + args.workers and s[0] <= last]
         after = [s for s in full if s[0] >= warm] or full[-1:]
         pss_first = after[0][1] / GB if after else 0.0
         pss_last = after[-1][1] / GB if after else 0.0
