@@ -252,8 +252,9 @@ def step_shards(root: str, procs: int, dets_per_image: int, test_images: Optiona
         gt['annotations'] = [a for a in gt['annotations'] if a['image_id'] in keep]
         gt_path = out / 'gt_subset.json'
         gt_path.write_text(json.dumps(gt))
-        dataset.ann_file = str(gt_path)
-        if not dataset.compact_annotations:
+        if dataset.compact_annotations:  # the evaluator reads the ground truth from this file
+            dataset._gt_path = str(gt_path)
+        else:
             dataset.coco = __import__('lvis').LVIS(str(gt_path))
     t_gt = time.time()
     metrics = dataset.evaluate_lvis_results(shards)

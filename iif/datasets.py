@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import io
 import json
+import os
 import pickle
 import re
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -215,7 +216,7 @@ class _CompactLVISAnnotations:
     def coco(self):
         if '_lvis_api' not in self.__dict__:
             from lvis import LVIS
-            self.__dict__['_lvis_api'] = LVIS(self.ann_file)
+            self.__dict__['_lvis_api'] = LVIS(getattr(self, '_gt_path', self.ann_file))
         return self.__dict__['_lvis_api']
 
     @coco.setter
@@ -228,6 +229,8 @@ class _CompactLVISAnnotations:
     def load_annotations(self, ann_file):
         if not self.compact_annotations:
             return super().load_annotations(ann_file)
+        # absolute: evaluation (and ``coco``) read the file later, maybe from another cwd
+        self._gt_path = os.path.abspath(ann_file)
         store = _AnnotationStore()
         top = parse_lvis_streaming(ann_file, store.add)
         # lvis-api indexes categories and images by id in file order (a dict: last one wins)
@@ -308,7 +311,7 @@ class _CompactLVISAnnotations:
 
     def _ground_truth(self):
         """What the evaluator reads: the file (compact) or lvis-api's parsed dict."""
-        return self.ann_file if self.compact_annotations else self.coco.dataset
+        return self._gt_path if self.compact_annotations else self.coco.dataset
 
 
 class _KitLVISEvaluation:
