@@ -195,7 +195,7 @@ def test_process_group_waits_for_rank0_lvis_api_evaluation(monkeypatch):
         monkeypatch.setenv(key, value)
     monkeypatch.delenv('IIF_DIST_TIMEOUT_MIN', raising=False)
     launch.init_distributed('pytorch')
-    # lvis-api on full LVIS v1 val: ~26 min for bbox + segm at the measured rate in docs/evaluation.md;
+    # lvis-api on full LVIS v1 val: ~26 min for bbox + segm at the rate in docs/evaluation.md;
     # torch's default (30 min) leaves no room for a slower node
     assert seen['backend'] == 'gloo' and seen['timeout'] == datetime.timedelta(hours=3)
     monkeypatch.setenv('IIF_DIST_TIMEOUT_MIN', '600')

@@ -17,9 +17,10 @@ from iif.errors import UserError
 DEVICE_ENV = 'IIF_DEVICE'  # auto | cuda | cpu
 # How long a collective waits (torch's default: 30 min). Rank 0 evaluates alone while the
 # other ranks wait at a barrier: lvis-api (--eval-backend lvis) on full LVIS v1 val takes
-# ~26 min for bbox + segm at the measured rate in docs/evaluation.md (350 s + 427 s per 10000 images on
-# 2 cores) and needs ~12 GB, slower on a busy node; 3 h covers several times that, while a
-# rank that really died is still reported the same day. IIF_DIST_TIMEOUT_MIN overrides it.
+# ~26 min for bbox + segm at the rate measured in docs/evaluation.md (350 s + 427 s per
+# 10000 images on 2 cores) and needs ~12 GB, slower on a busy node; 3 h covers several times
+# that, while a rank that really died is still reported the same day.
+# IIF_DIST_TIMEOUT_MIN overrides it.
 DIST_TIMEOUT_ENV = 'IIF_DIST_TIMEOUT_MIN'
 DEFAULT_DIST_TIMEOUT_MIN = 180
 
