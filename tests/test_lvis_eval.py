@@ -738,6 +738,26 @@ def test_segm_scan_falls_back_on_anything_unusual(data):
     assert scan.segm_columns(variants['3 and 5 numbers']) is None
 
 
+def test_segm_scan_numbers_in_every_json_form(data):
+    """Scores and boxes written as integers, exponents, -0 or long decimals, and ids near the
+    int64 limit, are read by the scan exactly as the general path reads them."""
+    from iif.evaluation import scan
+    res = copy.deepcopy(data['segm'][:60])
+    forms = [0, -0.0, 1e-05, 2.5e+300, 7, 0.30000000000000004, 123456789.123456789, 1.0]
+    for k, r in enumerate(res):
+        r['score'] = forms[k % len(forms)]
+        r['bbox'] = [forms[(k + j) % len(forms)] for j in range(4)]
+    res[3]['image_id'] = 2 ** 63 - 1
+    body = json.dumps(res).encode()[1:-1].replace(b'"score": 0,', b'"score": -0,', 1)
+    got, ref = scan.segm_columns(body), _scan_reference(body)
+    assert got is not None and _same_columns(got, ref)
+    assert got[0][3] == 2 ** 63 - 1 and got[2][2] == 1e-05
+    # an integer past int64 or a decimal where an integer belongs: left to the general path
+    for bad in (b'"image_id": 9223372036854775808', b'"image_id": 1.5'):
+        variant = body.replace(b'"image_id": 9223372036854775807', bad, 1)
+        assert scan.segm_columns(variant) is None, bad
+
+
 def test_scanned_files_evaluate_like_lvis_api(data, tmp_path, monkeypatch):
     """Files in the scanned shapes (also split into tiny pieces) give lvis-api's numbers, and
     the fast backend really read them through the scan."""

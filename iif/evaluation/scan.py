@@ -56,14 +56,20 @@ def _value_token_shape(tok: bytes, array: bool) -> Optional[Tuple[bytes, bytes]]
     return (m.group(1), m.group(2)) if m else None
 
 
-def _numbers(toks: List[bytes], prefix: bytes, suffix: bytes, per_token: int) -> Optional[list]:
-    """The numbers of value tokens ``prefix a, b, ... suffix`` (per_token each) as one list."""
+def _numbers(toks: List[bytes], lens: np.ndarray, prefix: bytes, suffix: bytes, per_token: int,
+             integer: bool) -> Optional[np.ndarray]:
+    """The numbers of value tokens ``prefix a, b, ... suffix`` (per_token each) as one array.
+
+    ``lens``: each token's length. ``integer``: int64 of JSON integers only (None if any value
+    has a fraction or exponent, or does not fit); otherwise float64 of any JSON numbers.
+    """
     n = len(toks)
     s = b''.join(toks)
     a = np.frombuffer(s, np.uint8)
     if not _NUMBER_BYTES[a].all():
         return None
-    lens = np.fromiter(map(len, toks), np.int64, n)
+    if integer and (b'.' in s or b'e' in s or b'E' in s):
+        return None  # floats where ints belong: the general path judges them
     ends = np.cumsum(lens)
     starts = ends - lens
     if (lens < len(prefix) + len(suffix) + 1).any():
@@ -88,7 +94,14 @@ def _numbers(toks: List[bytes], prefix: bytes, suffix: bytes, per_token: int) ->
         values = orjson.loads(b'[' + body + b']')
     except orjson.JSONDecodeError:
         return None
-    return values if len(values) == n * per_token else None
+    if len(values) != n * per_token:
+        return None
+    # the bytes allow only numbers, so orjson gave ints and floats (ints only if ``integer``);
+    # fromiter converts them as np.array(values).astype() would, without the type inference
+    try:
+        return np.fromiter(values, np.int64 if integer else np.float64, len(values))
+    except OverflowError:
+        return None  # ints past int64: the general path judges them
 
 
 def _strings(toks: List[bytes]) -> Optional[List[bytes]]:
@@ -101,8 +114,13 @@ def _strings(toks: List[bytes]) -> Optional[List[bytes]]:
     s = b'"'.join(toks)  # '"' cannot occur in a token: it marks the boundaries below
     if s.count(b'\\') == 2 * s.count(b'\\\\'):
         # only escaped backslashes (common: '\\' is a valid RLE character); replace() pairs
-        # them left to right within each token, as a JSON parser does
-        return s.replace(b'\\\\', b'\\').split(b'"')
+        # them left to right within each token, as a JSON parser does. Only the tokens that
+        # hold one are rewritten (about half of them), not the whole piece
+        out = list(toks)
+        for i, t in enumerate(toks):
+            if b'\\' in t:
+                out[i] = t.replace(b'\\\\', b'\\')
+        return out
     out = list(toks)
     for i, t in enumerate(toks):
         if b'\\' in t:
@@ -146,40 +164,36 @@ def segm_columns(body: bytes):
     for k in constant:
         if p[k::period].count(p[k]) != n:
             return None
-    cols = {}
-    for j, key in enumerate(keys):
-        k = 2 + 2 * j
-        shape = _value_token_shape(p[k], key == b'bbox')
+    # token t of p is body[quote[t - 1] + 1:quote[t]]: token lengths without a len() per token
+    quote = np.flatnonzero(np.frombuffer(body, np.uint8) == 0x22)
+    tok_len = np.diff(quote)
+    tok_len -= 1
+
+    def column(k, array, per_token, integer):
+        shape = _value_token_shape(p[k], array)
         if shape is None:
             return None
-        values = _numbers(p[k::period], *shape, 4 if key == b'bbox' else 1)
+        return _numbers(p[k::period], tok_len[k - 1::period], *shape, per_token, integer)
+
+    cols = {}
+    for j, key in enumerate(keys):
+        values = column(2 + 2 * j, key == b'bbox', 4 if key == b'bbox' else 1,
+                        key in (b'image_id', b'category_id'))
         if values is None:
             return None
         cols[key] = values
-    shape = _value_token_shape(p[i + 3], True)
-    sizes = _numbers(p[i + 3::period], *shape, 2) if shape else None
+    size = column(i + 3, True, 2, True)
     counts = _strings(p[i + 6::period])
     p[-1] = last
-    if sizes is None or counts is None:
+    if size is None or counts is None:
         return None
-    img = np.array(cols[b'image_id'])
-    cat = np.array(cols[b'category_id'])
-    score = np.array(cols[b'score'])
-    size = np.array(sizes)
-    if not (img.dtype.kind == 'i' and cat.dtype.kind == 'i' and size.dtype.kind == 'i'
-            and score.dtype.kind in 'if'):
-        return None  # floats where ints belong, ints past int64: the general path judges them
-    score = score.astype(np.float64)
+    img, cat, score = cols[b'image_id'], cols[b'category_id'], cols[b'score']
     size = size.reshape(n, 2)
     if not np.isfinite(score).all() or (size < 0).any():
         return None
     bbox = None
     if b'bbox' in cols:
-        bbox = np.array(cols[b'bbox'])
-        if bbox.dtype.kind not in 'if':
-            return None
-        bbox = bbox.astype(np.float64).reshape(n, 4)
+        bbox = cols[b'bbox'].reshape(n, 4)
         if not np.isfinite(bbox).all():
             return None
-    return (img.astype(np.int64), cat.astype(np.int64), score, bbox, size.astype(np.int64),
-            counts, n if bbox is not None else 0)
+    return img, cat, score, bbox, size, counts, n if bbox is not None else 0
