@@ -3,6 +3,7 @@
 # slurmd nodes (scripts/ci_slurm.sh), the built image converted for Charliecloud, and the SLURM
 # jobs running the kit inside it with ch-run, as on an HPC cluster. Every step prints its time.
 #   scripts/ci_cluster.sh [pytest options]
+#   CLUSTER_PREPARE_ONLY=1 scripts/ci_cluster.sh   (cluster up, image converted, then stop)
 # IMAGE (default: IIF_IMAGE of .env, else iif-kit:latest), CH_IMAGE_DIR (default
 # /var/tmp/iif-ch/iif-kit), CH_RUN_ARGS (extra ch-run options, e.g. "-b $PWD:/workspace" to
 # run this checkout on an older image).
@@ -45,5 +46,9 @@ fi
 # ch-run shares /tmp with the host (the tests' work dirs); /workspace is the image's kit
 export CONTAINER_RUN=$ROOT/scripts/ch_exec.sh CH_IMAGE_DIR CH_RUN_ARGS=${CH_RUN_ARGS:-}
 export IIF_KIT_DIR=/workspace IIF_CLUSTER_PYTHON=/opt/venv/bin/python
+if [ "${CLUSTER_PREPARE_ONLY:-0}" = 1 ]; then
+    took "prepared (CLUSTER_PREPARE_ONLY=1: the tests run on the next call)"
+    exit 0
+fi
 .cache/cluster-venv/bin/python -m pytest -q -p no:cacheprovider --durations=0 -s tests_cluster "$@"
 took "tests_cluster"
