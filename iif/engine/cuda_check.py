@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
-from .errors import UserError
+from iif.errors import UserError
 
 # The arch list the image's mmcv ops were compiled for (docker/Dockerfile sets it from the
 # build argument TORCH_CUDA_ARCH_LIST; also the label io.iif.cuda-arch-list).

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-from .errors import UserError
+from iif.errors import UserError
 
 NO_GPU = ('no GPU is visible (torch.cuda.is_available() is False): the GPU check runs on a GPU '
           'host. Check the driver (`nvidia-smi`) and, in containers, the NVIDIA Container '
