@@ -141,3 +141,22 @@ def test_import_check_fails_on_a_module_level_torch_import(tmp_path, capsys):
 
 def test_the_package_passes_the_import_check(capsys):
     assert _checker().main([str(REPO / 'iif')]) == 0
+
+
+def test_every_module_of_the_package_imports():
+    """Every module under iif/ imports (in a fresh interpreter, the full stack available): a
+    module that imports a name another module no longer has fails here, not in a user's run."""
+    code = '''
+import importlib, pkgutil, sys, iif
+failed = []
+for info in pkgutil.walk_packages(iif.__path__, 'iif.'):
+    try:
+        importlib.import_module(info.name)
+    except Exception as e:  # report every broken module, not only the first
+        failed.append(f'{info.name}: {type(e).__name__}: {e}')
+print('\\n'.join(failed))
+sys.exit(1 if failed else 0)
+'''
+    result = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
