@@ -16,6 +16,7 @@ from skip_policy import pytest_collectreport, pytest_runtest_logreport, pytest_s
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / 'configs'
 SMOKE_IIF = CONFIGS / 'smoke' / 'iif_r18_fpn_smoke.py'
+SMOKE_SOFTMAX = CONFIGS / 'smoke' / 'mask_rcnn_r18_fpn_softmax_smoke.py'
 
 
 def free_port() -> int:
