@@ -201,6 +201,7 @@ def test_status_shows_job_ids_and_states(slurm, capsys):
     assert f'{slurm.job_of("softmax", 2)} PENDING' in lines['softmax/seed2']
     assert f'{slurm.job_of("raw", 2)} COMPLETED' in lines['raw/seed2']
     assert 'interrupted' not in out  # the submitting command has ended; the jobs have not
+    assert 'jobs submitted to SLURM' in out
 
 
 def test_missing_sbatch_is_a_clear_error(slurm, tmp_path, monkeypatch, capsys):

@@ -72,7 +72,8 @@ def add_arguments(parser) -> None:
     cluster.add_argument('--cpus-per-task', type=int, default=5, metavar='N',
                          help='sbatch --cpus-per-task (default: 5)')
     cluster.add_argument('--sbatch-args', default='', metavar='"ARGS"',
-                         help='more sbatch options, one string after =, e.g. --sbatch-args="--qos=high --account=x"')
+                         help='more sbatch options, one string after =, e.g. '
+                         '--sbatch-args="--qos=high --account=x"')
     cluster.add_argument('--container-run', default=None, metavar='"PREFIX"',
                          help='command prefix each task runs through (default: $CONTAINER_RUN), '
                          'e.g. "ch-run -b /data:/data IMAGE --"')

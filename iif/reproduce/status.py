@@ -21,7 +21,11 @@ def format_status(work_root: Path) -> str:
     q = state.queue
     lines: List[str] = [f'reproduce queue in {work_root} '
                         f'(state updated {state.data.get("updated")})']
-    if alive:
+    if q.get('executor') == 'slurm' and not alive:
+        lines.append(f'queue: jobs submitted to SLURM (executor slurm), last submission '
+                     f'{q.get("started")}; `iif reproduce run ... --executor slurm --wait` '
+                     'collects them and writes the table')
+    elif alive:
         lines.append(f'queue: RUNNING (PID {q.get("pid")} on {q.get("host")}, started '
                      f'{q.get("started")})')
     else:
