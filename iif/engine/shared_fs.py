@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch.distributed as dist
 
-from .errors import UserError
+from iif.errors import UserError
 from .launch import DistInfo
 
 
