@@ -263,3 +263,22 @@ def test_wait_writes_the_same_table_as_the_local_queue(slurm, monkeypatch, capsy
     assert slurm_json == local_json
     slurm_md, local_md = ((d / 'variants.md').read_text() for d in (slurm_out, local_out))
     assert slurm_md.replace(written[0], written[1]) == local_md  # only the time written differs
+
+
+def test_gpus_nodes_and_kit_dir_as_the_jobs_see_them(slurm, monkeypatch):
+    """GPU jobs ask for GPUs per node; configs and tools of this checkout are passed under
+    --kit-dir (the image's /workspace), the submitting directory stays the job's."""
+    monkeypatch.delenv('IIF_DEVICE')
+    assert reproduce('run', '--config-dir', str(SMOKE_SET), '--variants', 'raw', '--gpus', '2',
+                     '--allow-batch-change', '--work-root', 'wr', '--executor', 'slurm',
+                     '--gpus-per-node', '1', '--cpus-per-task', '3', '--kit-dir',
+                     '/workspace') == 0
+    (argv,) = slurm.calls('sbatch')
+    for opt in ('--nodes=2', '--ntasks-per-node=1', '--gres=gpu:1', '--cpus-per-task=3'):
+        assert opt in argv
+    text = (Path('wr') / 'raw' / 'seed1' / 'reproduce_job.sh').read_text()
+    assert ('/workspace/tools/train.py /workspace/configs/smoke/variants/'
+            'iif_raw_r18_fpn_smoke.py --work-dir wr/raw/seed1 --seed 1') in text
+    assert '--allow-batch-change' in text and '/workspace/tools/test.py' in text
+    assert reproduce('run', '--config-dir', str(SMOKE_SET), '--variants', 'raw', '--gpus', '3',
+                     '--work-root', 'wr', '--executor', 'slurm', '--gpus-per-node', '2') == 2
