@@ -57,6 +57,34 @@ def add_arguments(parser) -> None:
                      help='do not retry runs that failed before (default: retry them, '
                      'resuming from their last checkpoint)')
 
+    cluster = run.add_argument_group(
+        'SLURM', '--executor slurm submits every (variant, seed) as its own sbatch job '
+        '(docs/cluster.md#the-variant-queue-on-slurm); --gpus is the tasks per job')
+    cluster.add_argument('--executor', choices=('local', 'slurm'), default='local',
+                         help='local: train here, one run after another (default); slurm: '
+                         'one sbatch job per run')
+    cluster.add_argument('--partition', metavar='NAME', help='sbatch --partition')
+    cluster.add_argument('--time', dest='time_limit', metavar='LIMIT',
+                         help='sbatch --time per job, e.g. 1-0 (the job requeues itself 120 s '
+                         'before it and resumes)')
+    cluster.add_argument('--gpus-per-node', type=int, default=None, metavar='N',
+                         help='tasks per node (default: min(--gpus, 8))')
+    cluster.add_argument('--cpus-per-task', type=int, default=5, metavar='N',
+                         help='sbatch --cpus-per-task (default: 5)')
+    cluster.add_argument('--sbatch-args', default='', metavar='"ARGS"',
+                         help='more sbatch options, one string after =, e.g. '
+                         '--sbatch-args="--qos=high --account=x"')
+    cluster.add_argument('--container-run', default=None, metavar='"PREFIX"',
+                         help='command prefix each task runs through (default: $CONTAINER_RUN), '
+                         'e.g. "ch-run -b /data:/data IMAGE --"')
+    cluster.add_argument('--kit-dir', default=None, metavar='DIR',
+                         help='the kit as the jobs see it (default: $IIF_KIT_DIR, else this '
+                         'checkout; /workspace in the image)')
+    cluster.add_argument('--wait', action='store_true',
+                         help='poll until every job has ended, then write the table')
+    cluster.add_argument('--poll', type=float, default=30.0, metavar='S',
+                         help='seconds between polls with --wait (default: 30)')
+
     status = sub.add_parser('status', help='print the queue state with elapsed and estimated '
                             'remaining time')
     _common(status)
@@ -131,4 +159,29 @@ def _dispatch(args) -> int:
         scale_lr=args.scale_lr, allow_batch_change=args.allow_batch_change,
         no_tf32=args.no_tf32,
         command=' '.join(shlex.quote(a) for a in ['iif'] + sys.argv[1:]))
-    return Queue(opts).run()
+    if args.executor == 'local':
+        given = [flag for flag, value in (
+            ('--partition', args.partition), ('--time', args.time_limit),
+            ('--gpus-per-node', args.gpus_per_node), ('--sbatch-args', args.sbatch_args),
+            ('--container-run', args.container_run), ('--kit-dir', args.kit_dir),
+            ('--wait', args.wait)) if value]
+        if given:
+            from iif.reproduce.errors import ReproduceError
+            raise ReproduceError(f'{", ".join(given)} only apply with --executor slurm; add '
+                                 'it, or leave them out to train on this machine')
+        return Queue(opts).run()
+    if args.poll <= 0:
+        from iif.reproduce.errors import ReproduceError
+        raise ReproduceError(f'--poll must be > 0 seconds, got {args.poll}')
+    import os
+
+    from iif.reproduce.slurm import SlurmOptions, SlurmQueue, default_python
+    container = args.container_run if args.container_run is not None \
+        else os.environ.get('CONTAINER_RUN', '')
+    slurm = SlurmOptions(
+        partition=args.partition, gpus_per_node=args.gpus_per_node,
+        cpus_per_task=args.cpus_per_task, time_limit=args.time_limit,
+        sbatch_args=shlex.split(args.sbatch_args), container_run=shlex.split(container),
+        kit_dir=args.kit_dir or os.environ.get('IIF_KIT_DIR') or None,
+        python=default_python(), wait=args.wait, poll_s=args.poll)
+    return SlurmQueue(opts, slurm).run()

@@ -21,7 +21,11 @@ def format_status(work_root: Path) -> str:
     q = state.queue
     lines: List[str] = [f'reproduce queue in {work_root} '
                         f'(state updated {state.data.get("updated")})']
-    if alive:
+    if q.get('executor') == 'slurm' and not alive:
+        lines.append(f'queue: jobs submitted to SLURM (executor slurm), last submission '
+                     f'{q.get("started")}; `iif reproduce run ... --executor slurm --wait` '
+                     'collects them and writes the table')
+    elif alive:
         lines.append(f'queue: RUNNING (PID {q.get("pid")} on {q.get("host")}, started '
                      f'{q.get("started")})')
     else:
@@ -29,7 +33,10 @@ def format_status(work_root: Path) -> str:
                else 'finished' if q.get('ended') else 'not running (killed or crashed)')
         lines.append(f'queue: {how}; last started {q.get("started")}'
                      + (f', ended {q["ended"]}' if q.get('ended') else ''))
+    jobs = _job_column(state)
     rows = [('run', 'status', 'attempts', 'time', 'progress', 'result / log')]
+    if jobs:
+        rows = [('run', 'status', 'attempts', 'time', 'slurm job', 'result / log')]
     for key, r in state.runs.items():
         status = r['status']
         spent = r.get('seconds') or 0.0
@@ -37,7 +44,7 @@ def format_status(work_root: Path) -> str:
             begun = parse_time(r['attempts'][-1]['started']) if r['attempts'] else None
             before = sum(a.get('seconds') or 0.0 for a in r['attempts'][:-1])
             spent = before + (time.time() - begun if begun else 0.0)
-            if not alive:
+            if not alive and not r.get('job_id'):
                 status = 'interrupted'  # its queue died; the next `run` resumes it
         detail = r.get('result') if status == 'done' else (
             (r.get('error') + ' -- log ' if r.get('error') else 'log ') + str(r.get('log'))
@@ -45,6 +52,8 @@ def format_status(work_root: Path) -> str:
         progress = ''  # phase and last checkpoint, while a run is under way
         if status in ('running', 'interrupted') and r['attempts']:
             progress = f'{r["attempts"][-1].get("phase", "")} {r.get("progress") or ""}'.strip()
+        if jobs:
+            progress = jobs.get(key, '')
         rows.append((key, status, str(len(r['attempts'])), format_duration(spent) if spent else '-',
                      progress, detail or ''))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
@@ -62,6 +71,22 @@ def format_status(work_root: Path) -> str:
                      f'(mean of {s["finished_runs"]} finished runs: '
                      f'{format_duration(s["mean_run_s"])} per run, times the runs left)')
     return '\n'.join(lines)
+
+
+def _job_column(state: QueueState) -> dict:
+    """``{run: 'JOBID STATE'}`` for runs submitted with --executor slurm; the state from
+    squeue / scontrol now, or as last recorded if SLURM cannot be asked from here."""
+    submitted = {k: r for k, r in state.runs.items() if r.get('job_id')}
+    if not submitted:
+        return {}
+    from .slurm import job_states
+    try:
+        live = job_states(r['job_id'] for r in submitted.values())
+        note = ''
+    except ReproduceError:
+        live, note = {}, ' (recorded; squeue not found here)'
+    return {k: f'{r["job_id"]} {live.get(r["job_id"]) or r.get("slurm_state") or "?"}{note}'
+            for k, r in submitted.items()}
 
 
 def queue_summary(state: QueueState) -> dict:
