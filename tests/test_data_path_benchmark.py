@@ -28,10 +28,10 @@ def test_benchmark_prints_every_row_with_sane_numbers(tmp_path):
         rc, seconds, cpu = int(cells[1]), float(cells[2]), float(cells[3])
         rss, pss = float(cells[4]), float(cells[5])
         assert rc == 0 and 0 < seconds < 600 and 0 < cpu < 600, row
-        # any Python process holds > 5 MB; `verify` and `weights` do not load torch and may end
-        # before the parent's first PSS sample, the steps that build datasets or load images
-        # hold torch and mmdet (> 50 MB) long enough to be sampled
-        assert 0.005 < rss < 8 and 0 <= pss < 16, row
+        # `verify` and `weights` do not load torch: a few MB (the table prints GB to 2 places)
+        # and they may end before the parent's first PSS sample; the steps that build datasets
+        # or load images hold torch and mmdet (> 50 MB) long enough to be sampled
+        assert 0 <= rss < 8 and 0 <= pss < 16, row
         if cells[0].startswith(('train dataset build', 'loader proc')):
             assert rss > 0.05 and pss > 0.05, row
     record = json.loads(out.read_text())
