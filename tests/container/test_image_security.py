@@ -65,5 +65,6 @@ def test_tensorboard_is_published_on_loopback_and_ipc_host_only_where_jobs_run()
     assert port['host_ip'] == '127.0.0.1' and port['target'] == 6006
     volume, = services['tensorboard']['volumes']
     assert volume['target'] == '/workspace/work_dirs' and volume['read_only'] is True
+    # gpu-check trains and tests on two GPUs (NCCL and DataLoader shared memory)
     assert {n for n, s in services.items() if s.get('ipc') == 'host'} == {
-        'train', 'test', 'reproduce', 'demo', 'tests'}
+        'train', 'test', 'reproduce', 'demo', 'tests', 'gpu-check'}
