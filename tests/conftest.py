@@ -12,6 +12,7 @@ import pytest
 
 # A skip fails the session unless tests/skip_policy.py allows it (the stack is pinned).
 from skip_policy import pytest_collectreport, pytest_runtest_logreport, pytest_sessionfinish  # noqa: F401
+from runner import explain, run_command  # noqa: F401  (explain: imported by the tests from here)
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / 'configs'
@@ -35,13 +36,7 @@ def cpu_env(**extra) -> dict:
 
 def run(cmd, cwd, env=None, timeout=900) -> subprocess.CompletedProcess:
     """Run a command as a user would; output kept for assertions and failure messages."""
-    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=env or cpu_env(), text=True,
-                          capture_output=True, timeout=timeout)
-
-
-def explain(result: subprocess.CompletedProcess) -> str:
-    return f'exit {result.returncode}\n--- stdout ---\n{result.stdout[-4000:]}\n' \
-           f'--- stderr ---\n{result.stderr[-4000:]}'
+    return run_command(cmd, cwd, env or cpu_env(), timeout)
 
 
 @pytest.fixture(scope='session')

@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / 'tests'))
 # the kit's skip policy: a skip fails the session
 from skip_policy import pytest_collectreport, pytest_runtest_logreport, pytest_sessionfinish  # noqa: E402,F401
+from runner import explain, run_command  # noqa: E402,F401  (explain: imported by the tests)
 
 SMOKE_IIF = REPO / 'configs' / 'smoke' / 'iif_r18_fpn_smoke.py'
 PYTHON = os.environ.get('IIF_CLUSTER_PYTHON', sys.executable)
@@ -36,13 +37,7 @@ def job_env(**extra) -> dict:
 
 
 def run(cmd, cwd, env=None, timeout=900) -> subprocess.CompletedProcess:
-    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=env or job_env(), text=True,
-                          capture_output=True, timeout=timeout)
-
-
-def explain(result: subprocess.CompletedProcess) -> str:
-    return f'exit {result.returncode}\n--- stdout ---\n{result.stdout[-4000:]}\n' \
-           f'--- stderr ---\n{result.stderr[-4000:]}'
+    return run_command(cmd, cwd, env or job_env(), timeout)
 
 
 @pytest.fixture(scope='session', autouse=True)

@@ -1,4 +1,5 @@
-# Sourced by tools/slurm_train.sh and tools/slurm_test.sh: task counts checked, GPU request.
+# Sourced by tools/slurm_train.sh and tools/slurm_test.sh: task counts checked, GPU request,
+# and srun_kit, the one srun line both run.
 positive() {
     case "$2" in
         ''|*[!0-9]*|0) echo "error: $1 must be a positive whole number, got '$2'" >&2; exit 2;;
@@ -17,3 +18,16 @@ fi
 # IIF_DEVICE=cpu runs CPU processes: no GPUs to request
 SLURM_GRES=()
 [ "${IIF_DEVICE:-auto}" = cpu ] || SLURM_GRES=(--gres="gpu:$GPUS_PER_NODE")
+
+# srun_kit TOOL ARGS...: one task per GPU (or CPU process) running tools/TOOL of the kit as the
+# tasks see it (IIF_KIT_DIR, default this checkout), through CONTAINER_RUN when given.
+srun_kit() {
+    local tool=$1
+    shift
+    local kit=${IIF_KIT_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+    # shellcheck disable=SC2086  # SRUN_ARGS and CONTAINER_RUN are word lists
+    exec srun -p "$PARTITION" --job-name="$JOB_NAME" "${SLURM_GRES[@]}" \
+        --ntasks="$GPUS" --ntasks-per-node="$GPUS_PER_NODE" --cpus-per-task="$CPUS_PER_TASK" \
+        --kill-on-bad-exit=1 ${SRUN_ARGS:-} \
+        ${CONTAINER_RUN:-} "${PYTHON:-python}" -u "$kit/tools/$tool" "$@"
+}

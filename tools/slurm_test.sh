@@ -14,9 +14,4 @@ shift 4
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tools/slurm_common.sh
 . "$HERE/slurm_common.sh"
-# shellcheck disable=SC2086  # SRUN_ARGS and CONTAINER_RUN are word lists
-exec srun -p "$PARTITION" --job-name="$JOB_NAME" "${SLURM_GRES[@]}" \
-    --ntasks="$GPUS" --ntasks-per-node="$GPUS_PER_NODE" --cpus-per-task="$CPUS_PER_TASK" \
-    --kill-on-bad-exit=1 ${SRUN_ARGS:-} \
-    ${CONTAINER_RUN:-} "${PYTHON:-python}" -u "${IIF_KIT_DIR:-$HERE/..}/tools/test.py" "$CONFIG" "$CHECKPOINT" \
-    --launcher slurm "$@"
+srun_kit test.py "$CONFIG" "$CHECKPOINT" --launcher slurm "$@"

@@ -225,6 +225,11 @@ class Queue:
             self.say(f'queue stopped by {signal.Signals(e.signum).name}; start the same command '
                      'again to resume')
             return 128 + e.signum
+        return self._finish(state, keys)
+
+    def _finish(self, state: QueueState, keys: Sequence[str]) -> int:
+        """Close the queue: record its end, write the final report, say what failed; the exit
+        status (1 if a run failed or the report could not be written). Shared by the executors."""
         state.data['queue']['ended'] = now()
         state.save()
         failed = [k for k in keys if state.runs[k]['status'] == 'failed']

@@ -170,16 +170,7 @@ class SlurmQueue(Queue):
             jobs = job_states(state.runs[k].get('job_id') for k in live)
             for key in live:
                 self._settle(state, key, jobs.get(state.runs[key].get('job_id')))
-        state.data['queue']['ended'] = now()
-        state.save()
-        failed = [k for k in keys if state.runs[k]['status'] == 'failed']
-        done = [k for k in keys if state.runs[k]['status'] == 'done']
-        report_ok = self._write_report(state, final=True)
-        self.say(f'queue finished: {len(done)} done, {len(failed)} failed of {len(keys)}'
-                 + (': ' + ', '.join(failed) if failed else ''))
-        for k in failed:
-            self.say(f'  {k} failed: {state.runs[k].get("error")}; log {state.runs[k].get("log")}')
-        return 1 if failed or not report_ok else 0
+        return self._finish(state, keys)
 
     def _final(self, entry: dict) -> Path:
         return Path(entry['work_dir']) / variants_mod.final_checkpoint_name(Path(entry['config']))

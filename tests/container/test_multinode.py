@@ -39,14 +39,20 @@ def finish(node: subprocess.Popen, timeout: float) -> str:
     return out
 
 
-def test_two_containers_train_as_two_nodes(tmp_path):
+def start_two_nodes(tmp_path, run: str, *cfg_options: str):
+    """Nodes 0 and 1 of one training run in work_dirs/<run>: (work_dirs, names, processes)."""
     work_dirs = tmp_path / 'work_dirs'
     work_dirs.mkdir(mode=0o777)
     work_dirs.chmod(0o777)  # the containers run as the UID of .env
     port = free_port()
-    args = ('--work-dir', 'work_dirs/two_nodes', '--cfg-options', 'runner.max_epochs=1',
-            'evaluation.interval=1')
-    nodes = [start_node(r, port, work_dirs, f'iif-node{r}-{port}', *args) for r in (0, 1)]
+    args = ('--work-dir', f'work_dirs/{run}', '--cfg-options', *cfg_options)
+    names = [f'iif-node{r}-{port}' for r in (0, 1)]
+    return work_dirs, names, [start_node(r, port, work_dirs, names[r], *args) for r in (0, 1)]
+
+
+def test_two_containers_train_as_two_nodes(tmp_path):
+    work_dirs, _, nodes = start_two_nodes(tmp_path, 'two_nodes', 'runner.max_epochs=1',
+                                          'evaluation.interval=1')
     outs = [finish(n, 1200) for n in nodes]
     for node, out in zip(nodes, outs):
         assert node.returncode == 0, out[-5000:]
@@ -59,14 +65,8 @@ def test_two_containers_train_as_two_nodes(tmp_path):
 
 
 def test_a_dead_node_ends_the_run_within_the_timeout(tmp_path):
-    work_dirs = tmp_path / 'work_dirs'
-    work_dirs.mkdir(mode=0o777)
-    work_dirs.chmod(0o777)  # the containers run as the UID of .env
-    port = free_port()
-    args = ('--work-dir', 'work_dirs/dead_node', '--cfg-options', 'runner.max_epochs=3',
-            'evaluation.interval=3')
-    names = [f'iif-node{r}-{port}' for r in (0, 1)]
-    nodes = [start_node(r, port, work_dirs, names[r], *args) for r in (0, 1)]
+    work_dirs, names, nodes = start_two_nodes(tmp_path, 'dead_node', 'runner.max_epochs=3',
+                                              'evaluation.interval=3')
     try:
         deadline = time.time() + 900
         while not (work_dirs / 'dead_node' / 'epoch_1.pth').is_file():

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from runner import explain  # noqa: F401  (also imported from here by test_image_security)
 from test_learning import FLOORS, LOSS_RATIO, final_metrics, loss_start_end
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,10 +31,6 @@ def compose(*args, extra_env=None, timeout=1800) -> subprocess.CompletedProcess:
     env.update(extra_env or {})
     return subprocess.run(['docker', 'compose', *args], cwd=REPO, env=env, text=True,
                           capture_output=True, timeout=timeout)
-
-
-def explain(result) -> str:
-    return f'exit {result.returncode}\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}'
 
 
 @pytest.fixture(scope='module')
