@@ -39,6 +39,29 @@ def run(cmd, cwd, env=None, timeout=900) -> subprocess.CompletedProcess:
     return run_command(cmd, cwd, env or cpu_env(), timeout)
 
 
+# Variables a launcher reads; one test leaving MASTER_ADDR=node1 behind once sent every later
+# torchrun to an unresolvable host (CI: 2-process training stuck until its 900 s timeout).
+LAUNCHER_ENV = ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT', 'PORT',
+                'NNODES', 'NODE_RANK')
+
+
+@pytest.fixture(autouse=True)
+def launcher_env_is_left_as_found(request):
+    """Fail the test that changes the launcher variables of the test process, not a later one."""
+    before = {k: os.environ.get(k) for k in LAUNCHER_ENV}
+    yield
+    after = {k: os.environ.get(k) for k in LAUNCHER_ENV}
+    changed = {k: (before[k], after[k]) for k in LAUNCHER_ENV if before[k] != after[k]}
+    if changed:
+        for k, (old, _) in changed.items():  # restore, so one leak stays one failure
+            if old is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = old
+        pytest.fail(f'{request.node.nodeid} left launcher variables changed (before, after): '
+                    f'{changed}; use monkeypatch so they are restored')
+
+
 @pytest.fixture(scope='session')
 def smoke_workdir(tmp_path_factory) -> Path:
     """A working directory holding data/smoke, as configs/smoke expect."""

@@ -85,7 +85,10 @@ def test_batch_plan_counts_srun_tasks(monkeypatch, no_scontrol):
     for k, v in srun_env(0, 0, ntasks=8).items():
         monkeypatch.setenv(k, v)
     for k in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT'):
-        monkeypatch.delenv(k, raising=False)
+        # setenv first: delenv of an unset variable records nothing, so the values
+        # export_torch_env writes below would outlive this test
+        monkeypatch.setenv(k, 'unset-by-this-test')
+        monkeypatch.delenv(k)
     slurm.export_torch_env()
     assert train_processes('slurm', None) == 8
 
