@@ -42,6 +42,7 @@ from .groundtruth import GroundTruth
 from .jsonstream import iter_chunks
 from .results import (ProblemLog, check_bbox_rule, check_rle_strings, chunk_columns,
                       log_rle_problems)
+from .rle import RLEStrings
 from .scan import segm_columns
 
 IOU_THRS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
@@ -77,7 +78,7 @@ class Detections:
     area: np.ndarray
     bbox: Optional[np.ndarray]      # (n, 4) for bbox
     seg_size: Optional[np.ndarray]  # (n, 2) for segm
-    seg_counts: Optional[list]      # compressed RLE strings for segm
+    seg_counts: Optional[RLEStrings]  # compressed RLE strings for segm
 
 
 def _over_limit(img: np.ndarray, score: np.ndarray, max_dets: int,
@@ -108,7 +109,7 @@ def load_detections(gt: GroundTruth, results, iou_type: str, max_dets: int) -> D
     all_img: List[np.ndarray] = []
     all_score: List[np.ndarray] = []
     k_pos, k_img, k_cat, k_score, k_box, k_area, k_size = [], [], [], [], [], [], []
-    k_counts: list = []
+    k_counts: List[RLEStrings] = []
     # segm: pieces of the file in the usual regular shape are read without a dict per result
     for chunk in iter_chunks(results, scan=segm_columns if iou_type == 'segm' else None):
         n = len(chunk.entries)
@@ -128,9 +129,16 @@ def load_detections(gt: GroundTruth, results, iou_type: str, max_dets: int) -> D
             # kept ones when the area comes from the mask (no bboxes)
             to_c = sel if cols.bbox is None else np.flatnonzero(_member(gt.pos_keys, key))
             sizes = cols.seg_size[to_c]
-            problem, sums = check_rle_strings([cols.seg_counts[i] for i in to_c.tolist()],
-                                              sizes)
-            log_rle_problems(problem, sums, sizes, chunk, log, to_c)
+            counts = cols.seg_counts
+            if isinstance(counts, RLEStrings):  # scanned: one buffer, strings copied as bytes
+                kept = counts.take(sel)
+                checked = kept if to_c is sel else counts.take(to_c)
+            else:
+                checked = [counts[i] for i in to_c.tolist()]
+                kept = RLEStrings.from_strings([counts[i] for i in sel.tolist()])
+            log_rle_problems(*check_rle_strings(checked, sizes), sizes, chunk, log, to_c)
+            k_counts.append(kept)
+            del counts, checked, kept
         k_pos.append(sel + total)
         k_img.append(cols.img_idx[sel])
         k_cat.append(cols.cat_idx[sel])
@@ -142,8 +150,6 @@ def load_detections(gt: GroundTruth, results, iou_type: str, max_dets: int) -> D
                 k_box.append(box)
         if iou_type == 'segm':
             k_size.append(cols.seg_size[sel])
-            counts = cols.seg_counts
-            k_counts.extend([counts[i] for i in sel.tolist()])
         total += n
         del cols
     log.raise_if_any(total, iou_type)
@@ -164,6 +170,8 @@ def load_detections(gt: GroundTruth, results, iou_type: str, max_dets: int) -> D
     score = cat_(k_score, np.float64)
     bbox = cat_(k_box, np.float64, (0, 4)) if iou_type == 'bbox' else None
     seg_size = cat_(k_size, np.int64, (0, 2)) if iou_type == 'segm' else None
+    strings = RLEStrings.concat(k_counts) if iou_type == 'segm' else None
+    del k_counts
     if k_area:
         area = cat_(k_area, np.float64)
     else:  # segm results without boxes: lvis-api uses the mask area
@@ -171,13 +179,12 @@ def load_detections(gt: GroundTruth, results, iou_type: str, max_dets: int) -> D
         idx = np.flatnonzero(keep).tolist()
         area = np.zeros(pos.size, np.float64)
         if idx:
-            area[idx] = mask_utils.area([{'size': seg_size[i].tolist(), 'counts': k_counts[i]}
+            area[idx] = mask_utils.area([{'size': seg_size[i].tolist(), 'counts': strings[i]}
                                          for i in idx])
     keep &= (area > 0) & (area < np.inf)
     sel = np.flatnonzero(keep)
     order = sel[np.lexsort((pos[sel], img[sel], -score[sel], cat[sel]))]
-    counts = [k_counts[i] for i in order.tolist()] if iou_type == 'segm' else None
-    del k_counts
+    counts = strings.reordered(order) if iou_type == 'segm' else None
     return Detections(cat=cat[order], img=img[order], score=score[order], area=area[order],
                       bbox=bbox[order] if bbox is not None else None,
                       seg_size=seg_size[order] if seg_size is not None else None,
@@ -316,8 +323,6 @@ class _Evaluator:
                             ious, status)
             del ious
         self._accumulate(c0, c1, dcat, dimg, dets.area[d0:d1], status)
-        if dets.seg_counts is not None:  # free this chunk's masks
-            dets.seg_counts[d0:d1] = [None] * n
 
     def _bbox_ious(self, drows, gstart, png, off):
         total = int(off[-1])
@@ -354,13 +359,15 @@ class _Evaluator:
         uniq, inv = np.unique(code, return_inverse=True)
         tups = [(int(c >> 32), int(c & 0xFFFFFFFF)) for c in uniq.tolist()]
         size_of = [tups[k] for k in inv.tolist()]
-        counts = dets.seg_counts
-        dts = (perm + d0).tolist()
+        # the strings of these detections, as the bytes objects pycocotools reads
+        data = dets.seg_counts.data
+        counts = [data[a:b] for a, b in zip(dets.seg_counts.start[perm + d0].tolist(),
+                                            dets.seg_counts.stop[perm + d0].tolist())]
         ends = np.r_[starts[1:], perm.size]
         for a, b, gl, k, o0, o1 in zip(starts.tolist(), ends.tolist(), pgs[starts].tolist(),
                                        png[starts].tolist(), off[starts].tolist(),
                                        off[ends].tolist()):
-            drs = [{'size': size_of[j], 'counts': counts[dts[j]]} for j in range(a, b)]
+            drs = [{'size': size_of[j], 'counts': counts[j]} for j in range(a, b)]
             ious[o0:o1] = mask_utils.iou(drs, grle[gl:gl + k], [0] * k).ravel()
         return ious
 

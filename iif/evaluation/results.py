@@ -58,7 +58,7 @@ class ChunkColumns:
     score: np.ndarray
     bbox: Optional[np.ndarray]          # (n, 4) float64 where present
     seg_size: Optional[np.ndarray]      # (n, 2) for segm
-    seg_counts: Optional[list]          # str/bytes for segm
+    seg_counts: Optional[object]        # segm: list of str/bytes, or rle.RLEStrings (scan)
     has_bbox: int                       # how many entries carry a bbox (segm)
 
 
@@ -206,7 +206,7 @@ def _scan_problems(entries: list, iou_type: str, chunk: Chunk, log: ProblemLog,
                         f'{_where(chunk, where[bad[0]])}, {key} {values[bad[0]]}')
 
 
-def check_rle_strings(counts: list, seg_size: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def check_rle_strings(counts, seg_size: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Per mask: a problem code of :mod:`rle` (0: fine) and the sum of its decoded runs."""
     return rle.check_counts(counts, seg_size[:, 0] * seg_size[:, 1])
 

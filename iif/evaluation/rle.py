@@ -100,11 +100,93 @@ def _as_bytes(counts: Sequence) -> Tuple[bytes, np.ndarray, np.ndarray]:
     return joined.encode('ascii'), lens, non_ascii
 
 
-def check_counts(counts: Sequence, areas: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+class RLEStrings:
+    """n compressed RLE strings in one bytes buffer: string i is ``data[start[i]:stop[i]]``.
+
+    Segm results hold hundreds of thousands of strings; as one buffer with offsets they are
+    selected, checked and reordered with numpy, and a Python bytes object is made only for a
+    string that pycocotools reads (``strings[i]``).
+
+    ``pairs``: set on a view into JSON text whose strings still hold escaped backslashes
+    (``\\\\``, the only escape allowed there); ``pairs[i]`` is how many string i holds.
+    :meth:`take` and ``strings[i]`` undo them.
+    """
+
+    __slots__ = ('data', 'start', 'stop', 'pairs')
+
+    def __init__(self, data: bytes, start: np.ndarray, stop: np.ndarray, pairs=None):
+        self.data, self.start, self.stop, self.pairs = data, start, stop, pairs
+
+    @classmethod
+    def from_strings(cls, strings: Sequence) -> 'RLEStrings':
+        """From str/bytes objects (str as UTF-8: non-ASCII text is kept, to be rejected)."""
+        parts = [s if isinstance(s, bytes) else s.encode('utf-8', 'surrogatepass')
+                 for s in strings]
+        lens = np.fromiter(map(len, parts), np.int64, len(parts))
+        stop = np.cumsum(lens)
+        return cls(b''.join(parts), stop - lens, stop)
+
+    @classmethod
+    def concat(cls, parts: Sequence['RLEStrings']) -> 'RLEStrings':
+        """One buffer of several compact (:meth:`take`-made) parts, in order."""
+        if not parts:
+            return cls(b'', np.zeros(0, np.int64), np.zeros(0, np.int64))
+        shift = np.cumsum([0] + [len(p.data) for p in parts[:-1]])
+        return cls(b''.join(p.data for p in parts),
+                   np.concatenate([p.start + s for p, s in zip(parts, shift.tolist())]),
+                   np.concatenate([p.stop + s for p, s in zip(parts, shift.tolist())]))
+
+    def __len__(self) -> int:
+        return self.start.size
+
+    def __getitem__(self, i: int) -> bytes:
+        s = self.data[self.start[i]:self.stop[i]]
+        return s if self.pairs is None or not self.pairs[i] else s.replace(b'\\\\', b'\\')
+
+    def tolist(self) -> List[bytes]:
+        return [self[i] for i in range(len(self))]
+
+    def take(self, idx: np.ndarray) -> 'RLEStrings':
+        """Strings ``idx`` (in that order) copied into a new contiguous, unescaped buffer."""
+        idx = np.asarray(idx, np.int64)
+        start = self.start[idx]
+        lens = self.stop[idx] - start
+        stop = np.cumsum(lens)
+        total = int(stop[-1]) if stop.size else 0
+        # byte positions of the strings, one after the other: a run of aranges
+        pos = np.repeat(start - (stop - lens), lens) + np.arange(total)
+        data = np.frombuffer(self.data, np.uint8)[pos].tobytes()
+        if self.pairs is not None:
+            pairs = self.pairs[idx]
+            if pairs.any():
+                # every backslash run is even within each string, and so across neighbours:
+                # replace() pairs them as a JSON parser does
+                data = data.replace(b'\\\\', b'\\')
+                lens = lens - pairs
+                stop = np.cumsum(lens)
+        return RLEStrings(data, stop - lens, stop)
+
+    def reordered(self, order: np.ndarray) -> 'RLEStrings':
+        """The same buffer, strings in the order ``order`` (no copy of the bytes)."""
+        assert self.pairs is None
+        return RLEStrings(self.data, self.start[order], self.stop[order])
+
+    def joined(self) -> Tuple[bytes, np.ndarray]:
+        """(all strings one after the other, each one's length)."""
+        view = self
+        contiguous = (self.pairs is None and (self.start.size == 0 or self.start[0] == 0)
+                      and np.array_equal(self.start[1:], self.stop[:-1]))
+        if not contiguous:
+            view = self.take(np.arange(len(self)))
+        total = int(view.stop[-1]) if len(view) else 0
+        return view.data[:total], view.stop - view.start
+
+
+def check_counts(counts, areas: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Check compressed RLE strings against their mask sizes, all at once.
 
     Args:
-        counts: n strings (str or bytes).
+        counts: n strings (str or bytes), or :class:`RLEStrings`.
         areas: n integers, height * width of each mask.
 
     Returns:
@@ -116,8 +198,11 @@ def check_counts(counts: Sequence, areas: np.ndarray) -> Tuple[np.ndarray, np.nd
     total = np.zeros(n, np.int64)
     if n == 0:
         return problem, total
-    data, lens, non_ascii = _as_bytes(counts)
-    problem[non_ascii] = BAD_CHARACTER
+    if isinstance(counts, RLEStrings):
+        data, lens = counts.joined()  # non-ASCII bytes are >= 128: BAD_CHARACTER below
+    else:
+        data, lens, non_ascii = _as_bytes(counts)
+        problem[non_ascii] = BAD_CHARACTER
     areas = np.asarray(areas, np.int64)
     c = np.frombuffer(data, np.uint8) - np.uint8(48)  # bytes below '0' wrap above 63
     str_end = np.cumsum(lens)

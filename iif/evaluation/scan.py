@@ -26,6 +26,8 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from .rle import RLEStrings
+
 try:
     import orjson
 except ImportError:  # pragma: no cover - orjson is in the lock file
@@ -56,15 +58,22 @@ def _value_token_shape(tok: bytes, array: bool) -> Optional[Tuple[bytes, bytes]]
     return (m.group(1), m.group(2)) if m else None
 
 
-def _numbers(toks: List[bytes], lens: np.ndarray, prefix: bytes, suffix: bytes, per_token: int,
+def _gather(a: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> bytes:
+    """The byte ranges ``a[starts[i]:starts[i] + lens[i]]``, one after the other."""
+    ends = np.cumsum(lens)
+    total = int(ends[-1]) if ends.size else 0
+    return a[np.repeat(starts - (ends - lens), lens) + np.arange(total)].tobytes()
+
+
+def _numbers(s: bytes, lens: np.ndarray, prefix: bytes, suffix: bytes, per_token: int,
              integer: bool) -> Optional[np.ndarray]:
     """The numbers of value tokens ``prefix a, b, ... suffix`` (per_token each) as one array.
 
-    ``lens``: each token's length. ``integer``: int64 of JSON integers only (None if any value
-    has a fraction or exponent, or does not fit); otherwise float64 of any JSON numbers.
+    ``s``: the tokens one after the other; ``lens``: each token's length. ``integer``: int64 of
+    JSON integers only (None if any value has a fraction or exponent, or does not fit);
+    otherwise float64 of any JSON numbers.
     """
-    n = len(toks)
-    s = b''.join(toks)
+    n = lens.size
     a = np.frombuffer(s, np.uint8)
     if not _NUMBER_BYTES[a].all():
         return None
@@ -104,23 +113,8 @@ def _numbers(toks: List[bytes], lens: np.ndarray, prefix: bytes, suffix: bytes, 
         return None  # ints past int64: the general path judges them
 
 
-def _strings(toks: List[bytes]) -> Optional[List[bytes]]:
-    s = b''.join(toks)
-    a = np.frombuffer(s, np.uint8)
-    if a.size and (a.min() < 0x20 or a.max() >= 0x80):
-        return None  # control bytes are not JSON; non-ASCII cannot be a valid RLE anyway
-    if b'\\' not in s:
-        return toks
-    s = b'"'.join(toks)  # '"' cannot occur in a token: it marks the boundaries below
-    if s.count(b'\\') == 2 * s.count(b'\\\\'):
-        # only escaped backslashes (common: '\\' is a valid RLE character); replace() pairs
-        # them left to right within each token, as a JSON parser does. Only the tokens that
-        # hold one are rewritten (about half of them), not the whole piece
-        out = list(toks)
-        for i, t in enumerate(toks):
-            if b'\\' in t:
-                out[i] = t.replace(b'\\\\', b'\\')
-        return out
+def _decoded_strings(toks: List[bytes]) -> Optional[RLEStrings]:
+    """RLE string tokens with escapes other than ``\\\\`` (rare), each decoded by orjson."""
     out = list(toks)
     for i, t in enumerate(toks):
         if b'\\' in t:
@@ -128,52 +122,78 @@ def _strings(toks: List[bytes]) -> Optional[List[bytes]]:
                 out[i] = orjson.loads(b'"' + t + b'"').encode('ascii')
             except (orjson.JSONDecodeError, UnicodeEncodeError):
                 return None
-    return out
+    return RLEStrings.from_strings(out)
 
 
 def segm_columns(body: bytes):
     """Columns of a piece ``{...}, {...}`` of a segm results list, or None (see module doc).
 
     Returns (image_id, category_id, score, bbox or None, size, counts, entries with a bbox):
-    the tuple :func:`iif.evaluation.results._fast_columns` returns, counts as bytes.
+    the tuple :func:`iif.evaluation.results._fast_columns` returns, counts as
+    :class:`iif.evaluation.rle.RLEStrings` (a view into ``body``).
     """
     if orjson is None or b'"segmentation"' not in body[:4096]:
         return None
-    p = body.split(b'"')
-    if len(p) < 18 or not _OPEN.fullmatch(p[0]):
+    a = np.frombuffer(body, np.uint8)
+    # token t is body[quote[t - 1] + 1:quote[t]] (token 0 before the first quote, the last one
+    # after the last quote): the piece split at every '"', as offsets instead of bytes objects
+    quote = np.flatnonzero(a == 0x22)
+    ntok = quote.size + 1
+    if ntok < 18:
+        return None
+    tok_start = np.r_[0, quote + 1]
+    tok_stop = np.r_[quote, len(body)]
+
+    def tok(t: int) -> bytes:
+        return body[tok_start[t]:tok_stop[t]]
+
+    if not _OPEN.fullmatch(tok(0)):
         return None
     keys = []
     i = 1
-    while i < len(p) and p[i] in TOP_KEYS | {b'bbox'} and p[i] not in keys:
-        keys.append(p[i])
+    while i < ntok and tok(i) in TOP_KEYS | {b'bbox'} and tok(i) not in keys:
+        keys.append(tok(i))
         i += 2
-    if not (TOP_KEYS <= set(keys) and p[i:i + 1] == [b'segmentation']
-            and p[i + 2:i + 3] == [b'size'] and p[i + 4:i + 5] == [b'counts']):
+    if not (TOP_KEYS <= set(keys) and i + 4 < ntok and tok(i) == b'segmentation'
+            and tok(i + 2) == b'size' and tok(i + 4) == b'counts'):
         return None
     period = i + 7  # tokens per entry: keys and values, segmentation, size, counts, joint
-    n, rest = divmod(len(p) - 1, period)
+    n, rest = divmod(ntok - 1, period)
     if rest or n < 2:
         return None
-    if not (_SEG_OPEN.fullmatch(p[i + 1]) and _COLON.fullmatch(p[i + 5])
-            and _JOINT.fullmatch(p[period]) and _CLOSE.fullmatch(p[-1])):
+    if not (_SEG_OPEN.fullmatch(tok(i + 1)) and _COLON.fullmatch(tok(i + 5))
+            and _JOINT.fullmatch(tok(period)) and _CLOSE.fullmatch(tok(ntok - 1))):
         return None
-    last = p[-1]
-    p[-1] = p[period]  # the last entry closes the piece instead of opening the next entry
+    tok_len = tok_stop - tok_start
+    # tokens that are the same in every entry: keys and structure (the last entry's joint is
+    # the piece's end, checked above)
     constant = [k for k in range(1, period + 1) if k % 2 == 1 and k < i] + [
         i, i + 1, i + 2, i + 4, i + 5, period]
     for k in constant:
-        if p[k::period].count(p[k]) != n:
+        ts = np.arange(k, ntok - 1 if k == period else ntok, period)
+        ref = tok(k)
+        if not (tok_len[ts] == len(ref)).all():
             return None
-    # token t of p is body[quote[t - 1] + 1:quote[t]]: token lengths without a len() per token
-    quote = np.flatnonzero(np.frombuffer(body, np.uint8) == 0x22)
-    tok_len = np.diff(quote)
-    tok_len -= 1
+        got = a[tok_start[ts][:, None] + np.arange(len(ref))]
+        if not (got == np.frombuffer(ref, np.uint8)).all():
+            return None
+    # only JSON text of numbers, keys and RLE strings: non-ASCII bytes are in none of them, and
+    # control bytes (JSON whitespace in the structure excepted) not in the RLE strings
+    if not body.isascii():
+        return None
+    rle_tok = np.arange(i + 6, ntok, period)
+    if a.min() < 0x20:  # compact JSON has none: skip the search
+        ctrl = np.flatnonzero(a < 0x20)
+        if ((np.searchsorted(quote, ctrl) - (i + 6)) % period == 0).any():
+            return None
 
     def column(k, array, per_token, integer):
-        shape = _value_token_shape(p[k], array)
+        shape = _value_token_shape(tok(k), array)
         if shape is None:
             return None
-        return _numbers(p[k::period], tok_len[k - 1::period], *shape, per_token, integer)
+        ts = np.arange(k, ntok, period)
+        return _numbers(_gather(a, tok_start[ts], tok_len[ts]), tok_len[ts], *shape, per_token,
+                        integer)
 
     cols = {}
     for j, key in enumerate(keys):
@@ -183,10 +203,23 @@ def segm_columns(body: bytes):
             return None
         cols[key] = values
     size = column(i + 3, True, 2, True)
-    counts = _strings(p[i + 6::period])
-    p[-1] = last
-    if size is None or counts is None:
+    if size is None:
         return None
+    # RLE strings: a view into the piece. Backslashes can only be JSON escapes there: runs of
+    # even length are escaped backslashes (common, as '\\' is an RLE character); any other
+    # escape is decoded by orjson, string by string
+    counts = RLEStrings(body, tok_start[rle_tok], tok_stop[rle_tok])
+    if b'\\' in body:
+        bs = np.flatnonzero(a == 0x5C)
+        run_start = np.flatnonzero(np.r_[True, np.diff(bs) != 1])
+        run_len = np.diff(np.r_[run_start, bs.size])
+        if (run_len % 2 == 0).all():
+            owner = np.searchsorted(counts.start, bs, side='right') - 1
+            counts.pairs = np.bincount(owner, minlength=n) // 2
+        else:
+            counts = _decoded_strings([tok(t) for t in rle_tok.tolist()])
+            if counts is None:
+                return None
     img, cat, score = cols[b'image_id'], cols[b'category_id'], cols[b'score']
     size = size.reshape(n, 2)
     if not np.isfinite(score).all() or (size < 0).any():
