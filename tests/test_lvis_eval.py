@@ -738,6 +738,38 @@ def test_segm_scan_falls_back_on_anything_unusual(data):
     assert scan.segm_columns(variants['3 and 5 numbers']) is None
 
 
+def test_scanned_rle_strings_copy_out_as_decoded_json_strings(data):
+    """The scan keeps RLE strings as offsets into the piece; copying some out (what the
+    evaluator keeps and checks) gives the JSON-decoded strings, escaped backslashes undone, in
+    the order asked, and the RLE check reads the buffer as it reads a list of strings."""
+    from iif.evaluation import scan
+    res = data['segm'][:400]
+    body = json.dumps(res).encode()[1:-1]
+    assert body.count(b'\\\\') > 50  # many strings hold an escaped backslash
+    cols = scan.segm_columns(body)
+    strings = cols[5]
+    assert isinstance(strings, rle_format.RLEStrings)
+    want = [r['segmentation']['counts'].encode() for r in res]
+    rng = np.random.default_rng(3)
+    idx = rng.permutation(len(res))[:150]
+    kept = strings.take(idx)
+    assert kept.tolist() == [want[i] for i in idx.tolist()]
+    assert len(kept.data) == sum(len(want[i]) for i in idx.tolist())  # contiguous copy
+    order = rng.permutation(idx.size)
+    assert kept.reordered(order).tolist() == [want[i] for i in idx[order].tolist()]
+    both = rle_format.RLEStrings.concat([kept, strings.take(idx[:5])])
+    assert both.tolist() == [want[i] for i in idx.tolist() + idx[:5].tolist()]
+    areas = cols[4][:, 0] * cols[4][:, 1]
+    got = rle_format.check_counts(kept.reordered(order), areas[idx[order]])
+    ref = rle_format.check_counts([want[i] for i in idx[order].tolist()], areas[idx[order]])
+    assert (got[0] == rle_format.OK).all() and np.array_equal(got[1], ref[1])
+    # a corrupt string is found in the buffer as in a list
+    bad = [want[0][:-1], want[1]]
+    got = rle_format.check_counts(rle_format.RLEStrings.from_strings(bad), areas[:2])
+    assert got[0].tolist() == rle_format.check_counts(bad, areas[:2])[0].tolist()
+    assert got[0][0] != rle_format.OK
+
+
 def test_segm_scan_numbers_in_every_json_form(data):
     """Scores and boxes written as integers, exponents, -0 or long decimals, and ids near the
     int64 limit, are read by the scan exactly as the general path reads them."""

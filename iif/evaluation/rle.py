@@ -149,13 +149,12 @@ class RLEStrings:
     def take(self, idx: np.ndarray) -> 'RLEStrings':
         """Strings ``idx`` (in that order) copied into a new contiguous, unescaped buffer."""
         idx = np.asarray(idx, np.int64)
-        start = self.start[idx]
-        lens = self.stop[idx] - start
-        stop = np.cumsum(lens)
-        total = int(stop[-1]) if stop.size else 0
-        # byte positions of the strings, one after the other: a run of aranges
-        pos = np.repeat(start - (stop - lens), lens) + np.arange(total)
-        data = np.frombuffer(self.data, np.uint8)[pos].tobytes()
+        d = self.data
+        # slices and one join: faster than a numpy gather of every byte (~150 per string)
+        parts = [d[a:b] for a, b in zip(self.start[idx].tolist(), self.stop[idx].tolist())]
+        lens = self.stop[idx] - self.start[idx]
+        data = b''.join(parts)
+        del parts
         if self.pairs is not None:
             pairs = self.pairs[idx]
             if pairs.any():
@@ -163,7 +162,7 @@ class RLEStrings:
                 # replace() pairs them as a JSON parser does
                 data = data.replace(b'\\\\', b'\\')
                 lens = lens - pairs
-                stop = np.cumsum(lens)
+        stop = np.cumsum(lens)
         return RLEStrings(data, stop - lens, stop)
 
     def reordered(self, order: np.ndarray) -> 'RLEStrings':

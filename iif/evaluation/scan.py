@@ -2,8 +2,9 @@
 
 Parsing a results file into Python dicts and pulling the fields back out was about half of segm
 evaluation time. Result files have a regular shape (mmdet's and the kit's writers emit the same
-keys in the same order for every entry), so a piece of the file split at every ``"`` is periodic:
-keys, the text between keys (``:0.5,``), the RLE string, and the text between entries. This module
+keys in the same order for every entry), so a piece of the file cut at every ``"`` is periodic:
+keys, the text between keys (``:0.5,``), the RLE string, and the text between entries. The
+tokens are kept as offsets (the positions of ``"`` in the piece), not as bytes objects. This module
 recognises that shape from the first entry and checks every other entry against it:
 
 * every key token equals the first entry's key at that position, and the structural tokens
@@ -12,8 +13,12 @@ recognises that shape from the first entry and checks every other entry against 
   exactly the expected colons, commas and brackets, and only bytes of JSON numbers and whitespace;
   the values of one field, for all entries, are then parsed by orjson as one JSON list of numbers
   (so the number grammar and its rounding are orjson's, the same as on the general path);
-* RLE strings hold no control or non-ASCII bytes; one with a backslash is decoded by orjson as a
-  JSON string (an odd escape or a lone trailing backslash fails there).
+* RLE strings hold no control or non-ASCII bytes. They stay in the piece as an
+  :class:`iif.evaluation.rle.RLEStrings` view (offsets); the evaluator copies out only the strings
+  it keeps. Backslashes in them are JSON escapes: where every run of backslashes in the piece has
+  even length they are escaped backslashes (common: ``\\`` is an RLE character), undone when a
+  string is copied out; otherwise each string with a backslash is decoded by orjson as a JSON
+  string (an odd escape or a lone trailing backslash fails there).
 
 Anything else (other keys or key orders, a value of another type, NaN, varying whitespace, a piece
 with one entry) returns None and the caller parses the piece with orjson as before, so the result
