@@ -13,7 +13,6 @@ grows with iterations. The samples are the same (``tests/test_datasets_compact.p
 """
 from __future__ import annotations
 
-import gc
 import io
 import os
 import pickle
@@ -25,6 +24,7 @@ from mmdet.datasets.builder import DATASETS
 
 from iif.errors import UserError
 from iif.evaluation import evaluate_lvis, format_metrics_table
+from iif.hostmem import release_freed_memory
 from iif.lvisjson import stream_annotations
 from iif.metrics import IOU_TYPES
 
@@ -70,17 +70,6 @@ def detections_to_lvis(result, image_id: int, cat_ids: Sequence[int]
 def flatten_metrics(metrics_by_iou: Dict[str, Dict[str, float]]) -> Dict[str, float]:
     """{'bbox': {'AP': ..}} -> {'bbox_AP': ..}, mmdet's naming for logs and save_best."""
     return {f'{iou}_{k}': v for iou, metrics in metrics_by_iou.items() for k, v in metrics.items()}
-
-
-def _release_freed_memory() -> None:
-    """Collect the parsed JSON and hand freed heap pages back to the system (glibc only), so
-    the GB-sized parse does not stay in the resident size of every process."""
-    gc.collect()
-    try:
-        import ctypes
-        ctypes.CDLL('libc.so.6').malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: the pages are reused by later allocations
-        pass
 
 
 class CompactRecords(Sequence):
@@ -176,7 +165,7 @@ class _CompactLVISAnnotations:
         if compact_annotations:
             if not isinstance(self.data_infos, CompactRecords):  # filtered by mmdet: a list
                 self.data_infos = CompactRecords(self.data_infos)
-            _release_freed_memory()
+            release_freed_memory()
 
     # -- the lvis.LVIS object, for code outside the training data path
     @property
@@ -226,7 +215,7 @@ class _CompactLVISAnnotations:
         infos = CompactRecords(dict(img, filename=self._image_filename(img))
                                for img in images.values())
         del images
-        _release_freed_memory()
+        release_freed_memory()
         return infos
 
     def _position(self, img_id: int) -> int:
