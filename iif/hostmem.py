@@ -8,7 +8,7 @@ fragments: each DataLoader worker's private memory then creeps up with iteration
 docs/data-scale.md: 125-170 MB -> 450 MB per worker over 150 iterations at default settings,
 flat at 30-150 MB with a fixed threshold). A fixed threshold keeps large arrays on mmap.
 The price is CPU: every large array is a fresh mapping, faulted in and zeroed by the kernel
-(measured: about 40 ms of system time per training image on the dev VM). Set
+(measured: 55-80 ms of system time per training image on the 2-core dev VM). Set
 ``IIF_MMAP_THRESHOLD=0`` to keep glibc's default (faster loader, growing memory), or a byte
 count for another fixed threshold.
 """
