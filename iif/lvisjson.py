@@ -109,10 +109,18 @@ def stream_annotations(path: Union[str, os.PathLike], on_annotation: Callable[[A
     Raises :class:`AnnotationFileError` (a UserError and a ValueError) for invalid JSON or a
     top level that is not an object; a missing file raises FileNotFoundError.
     """
+    try:
+        return _stream(path, on_annotation, chunk_chars or CHUNK_CHARS)
+    except UnicodeDecodeError as e:
+        raise AnnotationFileError(path, f'not UTF-8 text: {e.reason} (byte {e.start} of a '
+                                        f'chunk)') from None
+
+
+def _stream(path, on_annotation: Callable[[Any], None], chunk_chars: int) -> StreamedFile:
     top: Dict[str, Any] = {}
     num_annotations: Optional[int] = None
     with open(path, encoding='utf-8') as f:
-        r = _Reader(f, path, chunk_chars or CHUNK_CHARS)
+        r = _Reader(f, path, chunk_chars)
         if r.peek() != '{':
             raise r.error('not a JSON annotation file: the top level is not an object (an LVIS '
                           'file starts with "{")')

@@ -61,6 +61,9 @@ def test_invalid_and_truncated_files_are_errors_at_every_cut(tmp_path):
         for chunk in (4, 1 << 20):
             with pytest.raises(AnnotationFileError, match='cut.json: invalid JSON'):
                 stream(path, chunk_chars=chunk)
+    path.write_bytes(b'{"images": [{"name": "\xff"}]}')
+    with pytest.raises(AnnotationFileError, match='not UTF-8 text'):
+        stream(path)
     for bad, why in (('{"images": [], "annotations": [{"id": 1,}]}', 'property name'),
                      ('{"images": [] "annotations": []}', "expected ',' or '}'"),
                      ('{"annotations": [1 2]}', "expected ',' or ']'"),

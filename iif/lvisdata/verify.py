@@ -218,11 +218,6 @@ class _Verifier:
                          f'{e.detail}. To fix: move it away and run `iif data download --root '
                          f'{self.root} --only lvis_v1_{split}.json.zip` to extract it again')
             return
-        except UnicodeDecodeError as e:
-            self.problem(f'{path}: not UTF-8 text ({e.reason} at byte {e.start} of a chunk). To '
-                         f'fix: move it away and run `iif data download --root {self.root} '
-                         f'--only lvis_v1_{split}.json.zip` to extract it again')
-            return
         except MemoryError:
             self.problem(f'{path}: not enough memory to parse it')
             return
