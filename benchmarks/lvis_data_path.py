@@ -172,11 +172,15 @@ def step_prechecks(root: str) -> None:
     print(json.dumps(dict(precheck_seconds=round(time.time() - t0, 2))), flush=True)
 
 
-def step_loader(root: str, impl: str, iters: int, workers: int, batch: int, seed: int) -> None:
+def step_loader(root: str, impl: str, iters: int, workers: int, batch: int, seed: int,
+                default_malloc: bool = False) -> None:
     import torch
     import iif.datasets  # noqa: F401
     from mmdet.datasets import build_dataloader, build_dataset
     torch.set_num_threads(1)
+    if not default_malloc:  # as `iif train` / `iif test` do (iif/hostmem.py)
+        from iif.hostmem import fix_mmap_threshold
+        fix_mmap_threshold()
     cfg = _train_cfg(root, impl)
     t0 = time.time()
     dataset = build_dataset(cfg.data.train)
@@ -290,6 +294,8 @@ def measure_loader(args, impl: str, work: Path, env: dict) -> dict:
         cmd = _child(args, 'loader', impl) + ['--iters', str(args.iters), '--workers',
                                              str(args.workers), '--batch', str(args.batch),
                                              '--seed', str(r)]
+        if args.default_malloc:
+            cmd.append('--default-malloc')
         procs.append(subprocess.Popen(cmd, env=env, cwd=REPO, stdout=open(log, 'w'),
                                       stderr=subprocess.STDOUT))
         sampler.add(procs[-1].pid)
@@ -349,6 +355,9 @@ def main(argv=None) -> int:
     ap.add_argument('--stagger', action='store_true',
                     help='start each loader process once the previous one has built its '
                          'dataset (bounds the peak of the parse on a shared machine)')
+    ap.add_argument('--default-malloc', action='store_true',
+                    help="loader without the kit's fixed glibc mmap threshold (iif/hostmem.py), "
+                         'as before 2026-11-29')
     ap.add_argument('--json', default=None, help='write every number here')
     ap.add_argument('--step', nargs='+', default=None, help=argparse.SUPPRESS)
     ap.add_argument('--seed', type=int, default=0, help=argparse.SUPPRESS)
@@ -364,7 +373,8 @@ def main(argv=None) -> int:
         elif name == 'prechecks':
             step_prechecks(args.root)
         elif name == 'loader':
-            step_loader(args.root, args.step[1], args.iters, args.workers, args.batch, args.seed)
+            step_loader(args.root, args.step[1], args.iters, args.workers, args.batch, args.seed,
+                        args.default_malloc)
         elif name == 'shards':
             step_shards(args.root, args.procs, args.dets_per_image, args.test_images,
                         args.out_dir, args.seed)

@@ -13,12 +13,9 @@ grows with iterations. The samples are the same (``tests/test_datasets_compact.p
 """
 from __future__ import annotations
 
-import gc
 import io
-import json
 import os
 import pickle
-import re
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -27,6 +24,8 @@ from mmdet.datasets.builder import DATASETS
 
 from iif.errors import UserError
 from iif.evaluation import evaluate_lvis, format_metrics_table
+from iif.hostmem import release_freed_memory
+from iif.lvisjson import stream_annotations
 from iif.metrics import IOU_TYPES
 
 DEFAULT_BACKEND = 'fast'
@@ -71,17 +70,6 @@ def detections_to_lvis(result, image_id: int, cat_ids: Sequence[int]
 def flatten_metrics(metrics_by_iou: Dict[str, Dict[str, float]]) -> Dict[str, float]:
     """{'bbox': {'AP': ..}} -> {'bbox_AP': ..}, mmdet's naming for logs and save_best."""
     return {f'{iou}_{k}': v for iou, metrics in metrics_by_iou.items() for k, v in metrics.items()}
-
-
-def _release_freed_memory() -> None:
-    """Collect the parsed JSON and hand freed heap pages back to the system (glibc only), so
-    the GB-sized parse does not stay in the resident size of every process."""
-    gc.collect()
-    try:
-        import ctypes
-        ctypes.CDLL('libc.so.6').malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: the pages are reused by later allocations
-        pass
 
 
 class CompactRecords(Sequence):
@@ -153,46 +141,14 @@ def parse_lvis_streaming(path, on_annotation: Callable[[dict], None]) -> dict:
     """Parse an LVIS/COCO JSON file like ``json.load`` but hand each element of the top-level
     ``annotations`` array to ``on_annotation`` instead of keeping it; return the other keys.
 
-    The standard library's decoder parses one annotation at a time, so the peak is the file's
-    text plus what ``on_annotation`` keeps (lvis-api holds ~5x the file as Python objects).
+    The file is read in chunks (:func:`iif.lvisjson.stream_annotations`), so the peak is one
+    chunk plus what ``on_annotation`` keeps (lvis-api holds ~5x the file as Python objects).
     """
-    with open(path, encoding='utf-8') as f:
-        text = f.read()
-    decode = json.JSONDecoder().raw_decode
-    space = re.compile(r'[ \t\n\r]*')
-
-    def expect(i: int, char: str) -> int:
-        if text[i:i + 1] != char:
-            raise UserError(f'{path}: not a JSON annotation file (expected {char!r} at byte '
-                            f'{i}); check the file or download it again')
-        return space.match(text, i + 1).end()
-
-    out: Dict[str, object] = {}
-    try:
-        i = expect(space.match(text, 0).end(), '{')
-        while text[i:i + 1] != '}':
-            key, i = decode(text, i)
-            i = expect(space.match(text, i).end(), ':')
-            if key == 'annotations':
-                i = expect(i, '[')
-                while text[i:i + 1] != ']':
-                    ann, i = decode(text, i)
-                    on_annotation(ann)
-                    i = space.match(text, i).end()
-                    if text[i:i + 1] == ',':
-                        i = space.match(text, i + 1).end()
-                i = space.match(text, i + 1).end()
-            else:
-                out[key], i = decode(text, i)
-                i = space.match(text, i).end()
-            if text[i:i + 1] == ',':
-                i = space.match(text, i + 1).end()
-            elif text[i:i + 1] != '}':
-                expect(i, '}')
-    except json.JSONDecodeError as e:
-        raise UserError(f'{path}: invalid JSON ({e}); check the file or download it '
-                        'again') from None
-    return out
+    streamed = stream_annotations(path, on_annotation)
+    if 'annotations' in streamed.top:  # present but not a list
+        raise UserError(f'{path}: not a JSON annotation file ("annotations" is not a list); '
+                        'check the file or download it again')
+    return streamed.top
 
 
 class _CompactLVISAnnotations:
@@ -209,7 +165,7 @@ class _CompactLVISAnnotations:
         if compact_annotations:
             if not isinstance(self.data_infos, CompactRecords):  # filtered by mmdet: a list
                 self.data_infos = CompactRecords(self.data_infos)
-            _release_freed_memory()
+            release_freed_memory()
 
     # -- the lvis.LVIS object, for code outside the training data path
     @property
@@ -259,7 +215,7 @@ class _CompactLVISAnnotations:
         infos = CompactRecords(dict(img, filename=self._image_filename(img))
                                for img in images.values())
         del images
-        _release_freed_memory()
+        release_freed_memory()
         return infos
 
     def _position(self, img_id: int) -> int:

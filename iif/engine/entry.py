@@ -188,11 +188,14 @@ def _train(argv: Optional[List[str]]) -> int:
     from mmdet.utils import get_root_logger, setup_multi_processes
     import numpy as np
 
+    from iif.hostmem import fix_mmap_threshold
+
     from .launch import broadcast_int, init_distributed
     from .records import collect_env, write_run_records
     from .training import train_model
 
     setup_multi_processes(cfg)  # mp_start_method, opencv_num_threads of the config
+    fix_mmap_threshold()  # before the DataLoader workers fork: see iif/hostmem.py
     info = init_distributed(args.launcher)
     _apply_tf32(args)
     resuming_from = cfg.get('resume_from')
@@ -359,7 +362,9 @@ def _test(argv: Optional[List[str]]) -> int:
         print(f'checks passed: {args.checkpoint} can be tested with {args.config}')
         return 0
     from mmdet.utils import setup_multi_processes
+    from iif.hostmem import fix_mmap_threshold
     setup_multi_processes(cfg)  # mp_start_method, opencv_num_threads of the config
+    fix_mmap_threshold()  # before the DataLoader workers fork: see iif/hostmem.py
     info = init_distributed(args.launcher)
     _apply_tf32(args)
     cfg.model.pretrained = None
