@@ -51,5 +51,6 @@ if [ "${CLUSTER_PREPARE_ONLY:-0}" = 1 ]; then
     took "prepared (CLUSTER_PREPARE_ONLY=1: the tests run on the next call)"
     exit 0
 fi
+# shellcheck disable=SC2086  # CLUSTER_TESTS is a word list
 .cache/cluster-venv/bin/python -m pytest -q -p no:cacheprovider --durations=0 -s ${CLUSTER_TESTS:-tests_cluster} "$@"
 took "tests_cluster"
