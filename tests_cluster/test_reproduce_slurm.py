@@ -19,6 +19,9 @@ from conftest import CONTAINER_RUN, KIT, PYTHON, REPO, explain, job_env, run
 
 VARIANTS = 'softmax,raw'
 SMOKE_SET = KIT / 'configs' / 'smoke' / 'variants'  # as the image sees it
+# what SLURM's client needs from the host inside ch-run: the munge socket (/run/munge) and the
+# user names of slurm.conf (ch-run otherwise writes an /etc/passwd with only the caller)
+CLIENT_BINDS = '--no-passwd -b /etc/passwd -b /etc/group -b /run'
 CONFIGS = {'softmax': 'softmax_r18_fpn_smoke.py', 'raw': 'iif_raw_r18_fpn_smoke.py'}
 
 
@@ -42,8 +45,8 @@ def submit_env(smoke_workdir):
                            smoke_workdir / 'slurm-client'], capture_output=True, text=True)
     assert made.returncode == 0, explain(made)
     client_bin = made.stdout.strip().splitlines()[-1]
-    ch_args = os.environ.get('CH_RUN_ARGS', '') + ' --no-passwd -b /etc/passwd -b /etc/group -b /run'
-    return job_env(PATH=f'{client_bin}:{os.environ["PATH"]}', CH_RUN_ARGS=ch_args)
+    return job_env(PATH=f'{client_bin}:{os.environ["PATH"]}',
+                   CH_RUN_ARGS=f'{os.environ.get("CH_RUN_ARGS", "")} {CLIENT_BINDS}')
 
 
 def iif(args, cwd, env, timeout=900):
