@@ -4,6 +4,7 @@
 # jobs running the kit inside it with ch-run, as on an HPC cluster. Every step prints its time.
 #   scripts/ci_cluster.sh [pytest options]
 #   CLUSTER_PREPARE_ONLY=1 scripts/ci_cluster.sh   (cluster up, image converted, then stop)
+#   CLUSTER_TESTS=tests_cluster/test_reproduce_slurm.py scripts/ci_cluster.sh   (some tests only)
 # IMAGE (default: IIF_IMAGE of .env, else iif-kit:latest), CH_IMAGE_DIR (default
 # /var/tmp/iif-ch/iif-kit), CH_RUN_ARGS (extra ch-run options, e.g. "-b $PWD:/workspace" to
 # run this checkout on an older image).
@@ -50,5 +51,6 @@ if [ "${CLUSTER_PREPARE_ONLY:-0}" = 1 ]; then
     took "prepared (CLUSTER_PREPARE_ONLY=1: the tests run on the next call)"
     exit 0
 fi
-.cache/cluster-venv/bin/python -m pytest -q -p no:cacheprovider --durations=0 -s tests_cluster "$@"
+# shellcheck disable=SC2086  # CLUSTER_TESTS is a word list
+.cache/cluster-venv/bin/python -m pytest -q -p no:cacheprovider --durations=0 -s ${CLUSTER_TESTS:-tests_cluster} "$@"
 took "tests_cluster"

@@ -98,6 +98,13 @@ def _report(fn, argv) -> int:
         if rank == 0:
             print(f'error: {e}', file=sys.stderr, flush=True)
         return e.exit_code
+    except RuntimeError as e:  # a dead node: say so on every rank instead of a traceback
+        from .launch import lost_peer_error
+        message = lost_peer_error(e)
+        if message is None:
+            raise
+        print(f'error: {message}', file=sys.stderr, flush=True)
+        return 1
 
 
 # ----------------------------------------------------------------------------------- train

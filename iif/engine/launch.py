@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import os
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 import torch.distributed as dist
@@ -100,6 +101,30 @@ def dist_timeout() -> datetime.timedelta:
     if minutes <= 0:
         raise UserError(f'{DIST_TIMEOUT_ENV}={value!r} is not a positive number of minutes')
     return datetime.timedelta(minutes=minutes)
+
+
+# What gloo, NCCL and the c10d store say when another process of the run is gone (its socket
+# closed) or silent past the process-group timeout.
+_LOST_PEER = ('closed by peer', 'reset by peer', 'broken pipe', 'connection refused',
+              'timed out waiting', 'pair closure', 'collective operation timeout',
+              'communicator was aborted', 'ncclremoteerror', 'socket timeout')
+
+
+def lost_peer_error(exc: BaseException) -> Optional[str]:
+    """The message for a collective that failed because another process of the run died or
+    went silent (a dead node); None for any other error, which keeps its traceback."""
+    text = str(exc)
+    if not isinstance(exc, RuntimeError) or not dist.is_available() \
+            or not dist.is_initialized() or not any(p in text.lower() for p in _LOST_PEER):
+        return None
+    minutes = dist_timeout().total_seconds() / 60
+    return (f'rank {dist.get_rank()} of {dist.get_world_size()} lost contact with another '
+            f'process of the run: {text.strip().splitlines()[0][:300]}\n'
+            '  A node or process of this run ended (its own log shows the first error) or the '
+            'network between the nodes failed; a silent peer is given up on after the '
+            f'process-group timeout, {DIST_TIMEOUT_ENV}={minutes:g} minutes.\n'
+            '  Fix: bring the nodes back and start the same command on every node; training '
+            'with --auto-resume continues from the last epoch_N.pth in the work dir.')
 
 
 def init_distributed(launcher: str) -> DistInfo:

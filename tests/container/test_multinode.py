@@ -1,6 +1,7 @@
 """Two containers as two nodes through compose.multinode.yaml (host network, static torchrun
 rendezvous on node 0), and a node that dies ending the run within IIF_DIST_TIMEOUT_MIN instead
-of the 3-hour default. Needs Docker and the built image, as the other container tests."""
+of the 3-hour default, with a message on the surviving node that says so. Needs Docker and the
+built image, as the other container tests."""
 from __future__ import annotations
 
 import json
@@ -77,6 +78,12 @@ def test_a_dead_node_ends_the_run_within_the_timeout(tmp_path):
         out = finish(nodes[0], 300)  # IIF_DIST_TIMEOUT_MIN=1 plus torchrun's shutdown
         assert nodes[0].returncode != 0, out[-5000:]
         assert time.time() - killed < 300
+        # what the surviving node's user reads: the problem, the timeout option and the fix
+        assert 'error: rank 0 of 2 lost contact with another process of the run' in out, \
+            out[-5000:]
+        assert any(s in out for s in ('closed by peer', 'reset by peer', 'Timed out waiting',
+                                      'pair closure')), out[-5000:]
+        assert 'IIF_DIST_TIMEOUT_MIN=1 minutes' in out and '--auto-resume' in out, out[-5000:]
         assert 'epoch_3.pth' not in os.listdir(work_dirs / 'dead_node')
     finally:
         for name in names:
