@@ -41,8 +41,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize('peer, said', [('exit', 'Connection closed by peer'),
-                                        ('stop', 'Timed out waiting')])
+# gloo's own reason for a peer that exited depends on timing: closed or reset
+@pytest.mark.parametrize('peer, said', [('exit', ('Connection closed by peer',
+                                                  'Connection reset by peer')),
+                                        ('stop', ('Timed out waiting',))])
 def test_a_lost_peer_is_named_with_the_timeout_and_the_fix(peer, said):
     port = free_port()
     procs = []
@@ -61,7 +63,7 @@ def test_a_lost_peer_is_named_with_the_timeout_and_the_fix(peer, said):
             p.wait()
     assert procs[0].returncode == 1, err
     assert 'error: rank 0 of 2 lost contact with another process of the run' in err, err
-    assert said in err, err
+    assert any(reason in err for reason in said), err
     assert 'IIF_DIST_TIMEOUT_MIN=0.2 minutes' in err and '--auto-resume' in err, err
     assert 'Traceback' not in err, err
     assert time.time() - started < 60  # 12 s timeout for the silent peer, at once for the dead
