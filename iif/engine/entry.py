@@ -104,7 +104,11 @@ def _report(fn, argv) -> int:
         if message is None:
             raise
         print(f'error: {message}', file=sys.stderr, flush=True)
-        return 1
+        sys.stdout.flush()
+        # Leave without interpreter teardown: the process group's threads still wait on the
+        # lost peer, and destroying them aborts the process (SIGABRT, "terminate called without
+        # an active exception") or hangs instead of exiting 1.
+        os._exit(1)
 
 
 # ----------------------------------------------------------------------------------- train
