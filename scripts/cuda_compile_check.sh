@@ -68,8 +68,8 @@ got=$(sha256sum "$sdist" | cut -d' ' -f1)
 tar -C "$work" -xzf "$sdist"
 
 export CUDA_HOME=/usr CC=gcc-12 CXX=g++-12 TORCH_CUDA_ARCH_LIST=$ARCH
-# a setup.py of the same kind as mmcv's: torch's CUDAExtension + BuildExtension (no ninja in
-# the image: the same compile path as its mmcv build)
+# a setup.py of the same kind as mmcv's: torch's CUDAExtension + BuildExtension (the lock's
+# ninja is in the image: the same compile path as its mmcv build, MAX_JOBS files at once)
 cat > "$work/setup.py" <<PYTHON
 import os
 from setuptools import setup

@@ -3,7 +3,7 @@
 # Used by docker/Dockerfile and by `make setup`, so the image and local environments match.
 #
 #   scripts/install_stack.sh [deps|mmcv|all] [LOCK]
-#     deps  build tools and every pin except mmcv-full
+#     deps  build tools (pip, setuptools, wheel, ninja) and every pin except mmcv-full
 #     mmcv  mmcv-full compiled from source against the installed torch, then `pip check`
 #     all   both (default)
 #
@@ -32,7 +32,7 @@ TMP_REQS=$(mktemp -d)
 trap 'rm -rf "$TMP_REQS"' EXIT
 
 install_deps() {
-    blocks 'pip|setuptools|wheel' > "$TMP_REQS/build-tools.txt"
+    blocks 'pip|setuptools|wheel|ninja' > "$TMP_REQS/build-tools.txt"
     "$PYTHON" -m pip install --require-hashes -r "$TMP_REQS/build-tools.txt"
     blocks -v 'mmcv-full' > "$TMP_REQS/deps.txt"
     "$PYTHON" -m pip install --require-hashes -r "$TMP_REQS/deps.txt"
@@ -62,6 +62,15 @@ install_mmcv() {
     fi
     export MMCV_WITH_OPS=1
     export MAX_JOBS=${MAX_JOBS:-$(nproc)}
+    # torch's BuildExtension compiles MAX_JOBS files at once only when `ninja` is on PATH (the
+    # lock's ninja, in the venv's bin); without it, one file after the other (a CUDA build of
+    # mmcv's 55 .cu files for 6 archs then takes hours even on a large machine)
+    PATH="$(dirname "$("$PYTHON" -c 'import sys; print(sys.executable)')"):$PATH"
+    if command -v ninja >/dev/null; then
+        echo "compiling with ninja, MAX_JOBS=$MAX_JOBS"
+    else
+        echo "warning: ninja not found: mmcv's sources compile one at a time" >&2
+    fi
     if [ -n "$nvcc" ]; then
         export FORCE_CUDA=1
         export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-"7.0;7.5;8.0;8.6;8.9;9.0"}
