@@ -35,6 +35,8 @@ endef
 #> CONFIG_DIR  reproduce-variants: config set (default configs/iif/variants; configs/smoke/variants)
 #> BASE_IMAGE  build: base image (default nvidia/cuda:12.1.1-cudnn8-devel-ubuntu22.04)
 #> TORCH_CUDA_ARCH_LIST  build: GPU architectures for mmcv's CUDA ops (default 7.0;...;9.0)
+#> CUDA_TOOLKIT  build: base (the base image's nvcc) or debian (Debian's CUDA 12.4; docs/cuda.md)
+#> MAX_JOBS    build: mmcv sources compiled at once (default: the CPU count; lower it if memory runs out)
 #> EXTRA_CA    build: a CA certificate to trust (TLS-inspecting proxy)
 #> PYTHON      setup: the Python that creates .venv (3.10 or 3.11)
 #> VENV        setup, demo-local, test-local: the local virtual environment (default .venv)
