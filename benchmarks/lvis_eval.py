@@ -193,6 +193,11 @@ def main(argv=None) -> int:
               + ''.join(f'{runs[b]["peak_rss_gb"]:{col}.2f}' for b in backends))
         print('processes'.ljust(12)
               + ''.join(f'{runs[b]["processes"][iou]:{col}d}' for b in backends))
+        # with 2 processes: the evaluation's CPU in the calling process / in its helper
+        print('cpu here s'.ljust(12)
+              + ''.join(f'{runs[b]["eval_cpu_self_s"]:{col}.1f}' for b in backends))
+        print('cpu helper s'.ljust(12)
+              + ''.join(f'{runs[b]["eval_cpu_children_s"]:{col}.1f}' for b in backends))
         if len(backends) > 1 and 'lvis' in backends and 'fast' in backends:
             f, l_ = runs['fast'], runs['lvis']
             print('speed-up'.ljust(12) + f'{l_["wall_s"] / f["wall_s"]:{col}.1f}x'
@@ -220,7 +225,8 @@ def main(argv=None) -> int:
     if together:
         r = report['runs']['bbox+segm/fast/together']
         same = all(r['metrics'][iou] == report['runs'][f'{iou}/fast']['metrics'] for iou in ious)
-        plan = ', '.join(f'{k} {v}' for k, v in r['processes'].items())
+        plan = ', '.join(f'{k} {v}' if v else f'{k} after {ious[0]} in the same process'
+                         for k, v in r['processes'].items())
         print(f'bbox + segm with fast, together (processes: {plan}): '
               f'{r["wall_s"]:.1f} s wall, {r["cpu_s"]:.1f} s CPU (evaluation call: '
               f'{r["eval_wall_s"]:.1f} s wall, {r["eval_cpu_s"]:.1f} s CPU: '

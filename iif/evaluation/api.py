@@ -94,12 +94,12 @@ def evaluate_lvis_iou_types(gt, results_by_iou: Mapping[str, object], backend: s
     Each IoU type is evaluated by :func:`evaluate_lvis` (same arguments, same numbers).
     ``processes``: how many processes to use in all. With 2 or more, the types after the first
     run in forked worker processes while this process evaluates the first; processes beyond one
-    per type go to the fast backend's two-process evaluation of a type, segm first (see
-    :func:`process_plan`). 1: one type after the other in this process. Default: one more than
-    the number of types where fork is available and this process may use 2 or more CPUs
-    (bbox + segm: bbox in one process, segm in two), else 1 (:func:`process_plan`). Result files are checked to exist
-    before anything starts; an input error of any type is raised here (the first IoU type's
-    first) with its own class and message.
+    per type go to the fast backend's two-process evaluation of a type, segm first. 1: one type
+    after the other in this process. Default: one more than the number of types where fork is
+    available and this process may use 2 or more CPUs (bbox + segm: bbox in one process, segm
+    in two), else 1 (:func:`process_plan`). Result files are checked to exist before anything
+    starts; an input error of any type is raised here (the first IoU type's first) with its own
+    class and message.
 
     Returns ``{iou_type: {name: float}}`` in the order of ``results_by_iou``.
     """
