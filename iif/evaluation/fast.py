@@ -29,6 +29,11 @@ about PAIR_BLOCK detection / ground-truth pairs, so dense images do not build ev
 temporaries at once. Per-chunk data are freed as it goes; the only image x category structures
 are sorted int64 keys of the pairs that exist. Compressed RLE strings are checked
 (:mod:`iif.evaluation.rle`) before pycocotools reads them.
+
+With ``processes=2``, a forked helper reads every other piece of the result files and evaluates
+the upper half of the categories (:func:`_read_in_two_processes`,
+:meth:`_Evaluator.run_in_two_processes`); the caller assembles the pieces in file order, so every
+array after that, and every metric, is the one-process path's.
 """
 from __future__ import annotations
 
@@ -401,8 +406,8 @@ class _Evaluator:
             return self.run()
         theirs = None
         try:
-            with Forked(f'the helper process evaluating {self.iou_type} categories '
-                        f'{split}-{self.C - 1}', self._curves_of, split, self.C) as helper:
+            with Forked(f'the helper process evaluating {self.iou_type} (categories from '
+                        f'index {split})', self._curves_of, split, self.C) as helper:
                 self.run(0, split)
                 theirs = helper.result()
         except WorkerFailed:
