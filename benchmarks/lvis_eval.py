@@ -17,12 +17,18 @@ and 300 detections of it (jittered copies), so each detection pairs with 60 grou
 compare the backends' peak memory there.
 
 With ``--iou both`` and the fast backend, bbox and segm are also evaluated together as ``iif eval
---iou bbox --iou segm`` does it (:func:`iif.evaluation.evaluate_lvis_iou_types`: two processes on a
-machine with two or more CPUs); that run is the one the full-val goal (bbox + segm under 60 s wall
-on 2 cores) is checked against. Its CPU time is the sum over both processes.
+--iou bbox --iou segm`` does it (:func:`iif.evaluation.evaluate_lvis_iou_types`); that run is the
+one the full-val goal (bbox + segm under 60 s wall on 2 cores) is checked against. Its CPU time is
+the sum over all its processes.
+
+``--processes N`` is passed on as ``iif eval --processes`` takes it: processes in all; a single
+IoU type evaluated alone gets min(N, 2) with the fast backend. Default: the library's default
+(2 per type alone; bbox + segm together: 3, bbox in one process and segm in two, on a machine
+with 2 or more CPUs). ``--processes 1`` is the one-process path. The processes each run used are
+printed per IoU type.
 
 Times are given twice: for the whole child process (interpreter start and imports included) and
-for the evaluation call alone ("eval"), measured inside the child (CPU of its worker processes
+for the evaluation call alone ("eval"), measured inside the child (CPU of its helper processes
 included). The workload generator is ``benchmarks/lvis_workload.py``.
 """
 from __future__ import annotations
@@ -49,6 +55,9 @@ root, gt, out, backend, processes = sys.argv[1:6]
 dts = dict(zip(sys.argv[6::2], sys.argv[7::2]))
 sys.path.insert(0, root)
 from iif.evaluation import evaluate_lvis, evaluate_lvis_iou_types
+from iif.evaluation.api import process_plan
+processes = None if processes == 'default' else int(processes)
+plan = process_plan(list(dts), processes, backend)
 
 
 def cpu():
@@ -59,14 +68,15 @@ def cpu():
 t, (c, k) = time.perf_counter(), cpu()
 if len(dts) == 1:
     (iou, dt), = dts.items()
-    m = {iou: evaluate_lvis(gt, dt, iou_type=iou, backend=backend)}
+    m = {iou: evaluate_lvis(gt, dt, iou_type=iou, backend=backend, processes=plan[iou])}
 else:
-    m = evaluate_lvis_iou_types(gt, dts, backend=backend, processes=int(processes))
+    m = evaluate_lvis_iou_types(gt, dts, backend=backend, processes=processes)
 with open(out, 'w') as f:
     wall, (c1, k1) = time.perf_counter() - t, cpu()
-    # with two IoU types: this process evaluated the first, a worker process the second
+    # with two IoU types, the first is evaluated in this process, the second in a child process
     json.dump({'metrics': m, 'eval_wall_s': wall, 'eval_cpu_s': c1 - c + k1 - k,
-               'eval_cpu_by_iou': dict(zip(dts, (c1 - c, k1 - k)))}, f)
+               'eval_cpu_self_s': c1 - c, 'eval_cpu_children_s': k1 - k,
+               'processes': plan}, f)
 '''
 
 
@@ -103,7 +113,7 @@ def make_workload(workdir: str, images: int, seed: int, ious, workload: str = 'l
     return paths
 
 
-def run_child(gt: str, dts: dict, backend: str, out: str, processes: int = 1) -> dict:
+def run_child(gt: str, dts: dict, backend: str, out: str, processes: str = 'default') -> dict:
     """Evaluate ``{iou: results}`` in a child process: wall, CPU (its workers included), peak RSS.
 
     Peak RSS is the largest of the child and its workers (rusage), not their sum.
@@ -135,6 +145,8 @@ def main(argv=None) -> int:
                    help="'lvis': LVIS-shaped data; 'dense': 60 objects of one category per image "
                         'and 300 detections of it')
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--processes', type=int, metavar='N',
+                   help="processes in all, as 'iif eval --processes' (default: the library's)")
     p.add_argument('--out', help='write all numbers to this JSON file')
     args = p.parse_args(argv)
     metric_names = METRIC_NAMES
@@ -146,20 +158,19 @@ def main(argv=None) -> int:
     paths = make_workload(args.workdir, args.images, args.seed, ious, args.workload)
     report = {'workload': args.workload, 'images': args.images, 'seed': args.seed,
               'cpus': os.cpu_count(), 'load_average': os.getloadavg(), 'runs': {}}
+    processes = 'default' if args.processes is None else str(args.processes)
     for iou in ious:
         for backend in backends:
             out = os.path.join(os.path.dirname(paths['gt']), f'metrics_{iou}_{backend}.json')
             print(f'evaluating {iou} with {backend} ...', flush=True)
-            res = run_child(paths['gt'], {iou: paths[iou]}, backend, out)
+            res = run_child(paths['gt'], {iou: paths[iou]}, backend, out, processes)
             res['metrics'] = res['metrics'][iou]
             report['runs'][f'{iou}/{backend}'] = res
     together = len(ious) == 2 and 'fast' in backends
     if together:
-        processes = min(2, os.cpu_count() or 1)
-        print(f'evaluating bbox + segm with fast, together ({processes} processes) ...', flush=True)
+        print('evaluating bbox + segm with fast, together ...', flush=True)
         out = os.path.join(os.path.dirname(paths['gt']), 'metrics_both_fast.json')
         res = run_child(paths['gt'], {iou: paths[iou] for iou in ious}, 'fast', out, processes)
-        res['processes'] = processes
         report['runs']['bbox+segm/fast/together'] = res
     shape = ('dense: 60 objects of one category and 300 detections of it per image'
              if args.workload == 'dense' else 'LVIS-shaped, 1203 categories')
@@ -180,6 +191,13 @@ def main(argv=None) -> int:
               + ''.join(f'{runs[b]["eval_cpu_s"]:{col}.1f}' for b in backends))
         print('peak RSS GB'.ljust(12)
               + ''.join(f'{runs[b]["peak_rss_gb"]:{col}.2f}' for b in backends))
+        print('processes'.ljust(12)
+              + ''.join(f'{runs[b]["processes"][iou]:{col}d}' for b in backends))
+        # with 2 processes: the evaluation's CPU in the calling process / in its helper
+        print('cpu here s'.ljust(12)
+              + ''.join(f'{runs[b]["eval_cpu_self_s"]:{col}.1f}' for b in backends))
+        print('cpu helper s'.ljust(12)
+              + ''.join(f'{runs[b]["eval_cpu_children_s"]:{col}.1f}' for b in backends))
         if len(backends) > 1 and 'lvis' in backends and 'fast' in backends:
             f, l_ = runs['fast'], runs['lvis']
             print('speed-up'.ljust(12) + f'{l_["wall_s"] / f["wall_s"]:{col}.1f}x'
@@ -207,11 +225,13 @@ def main(argv=None) -> int:
     if together:
         r = report['runs']['bbox+segm/fast/together']
         same = all(r['metrics'][iou] == report['runs'][f'{iou}/fast']['metrics'] for iou in ious)
-        print(f'bbox + segm with fast, together in {r["processes"]} processes: '
+        plan = ', '.join(f'{k} {v}' if v else f'{k} after {ious[0]} in the same process'
+                         for k, v in r['processes'].items())
+        print(f'bbox + segm with fast, together (processes: {plan}): '
               f'{r["wall_s"]:.1f} s wall, {r["cpu_s"]:.1f} s CPU (evaluation call: '
               f'{r["eval_wall_s"]:.1f} s wall, {r["eval_cpu_s"]:.1f} s CPU: '
-              + ', '.join(f'{k} {v:.1f} s' for k, v in r['eval_cpu_by_iou'].items())
-              + '), peak RSS '
+              f'{r["eval_cpu_self_s"]:.1f} s in the calling process, '
+              f'{r["eval_cpu_children_s"]:.1f} s in its children), peak RSS '
               f'{r["peak_rss_gb"]:.2f} GB; metrics {"identical to" if same else "DIFFER FROM"} '
               'the separate runs')
         if not same:

@@ -35,8 +35,12 @@ def add_arguments(parser) -> None:
     parser.add_argument('--max-dets', type=int, default=300, metavar='N',
                         help='detections kept per image, highest scores first (default 300)')
     parser.add_argument('--processes', type=_positive_int, metavar='N',
-                        help='evaluate the IoU types in up to N processes at once (default: one '
-                             'per IoU type, at most one per CPU; 1 = one after the other)')
+                        help='processes to use in all: one per IoU type (side by side), then a '
+                             'second one for a type (fast backend: it reads and evaluates in '
+                             'two processes; segm first). Same numbers with any N. Default: '
+                             'number of IoU types + 1 on a machine with 2 or more CPUs (bbox in '
+                             'one process, segm in two), else 1; 1 = everything in this process, '
+                             'one type after the other. See docs/evaluation.md')
     parser.add_argument('--out', metavar='metrics.json', help='write the metrics to this JSON')
 
 

@@ -6,6 +6,8 @@
 from .api import (BACKENDS, METRIC_NAMES, evaluate_lvis, evaluate_lvis_iou_types,
                   format_metrics_table)
 from .common import IOU_TYPES, GroundTruthFormatError, ResultsFormatError
+from .forked import WorkerFailed
 
 __all__ = ['evaluate_lvis', 'evaluate_lvis_iou_types', 'METRIC_NAMES', 'format_metrics_table',
-           'BACKENDS', 'IOU_TYPES', 'ResultsFormatError', 'GroundTruthFormatError']
+           'BACKENDS', 'IOU_TYPES', 'ResultsFormatError', 'GroundTruthFormatError',
+           'WorkerFailed']

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import gc
-import os
-import traceback
 from typing import Dict, Mapping, Optional
 
 from .common import IOU_TYPES
+from .forked import Forked, fork_available, usable_cpus
 from .groundtruth import load_gt_dataset, parse_gt
 from .jsonstream import check_files, result_sources
 
@@ -17,7 +16,7 @@ BACKENDS = ('fast', 'lvis')
 
 
 def evaluate_lvis(gt, results, iou_type: str = 'bbox', backend: str = 'fast',
-                  max_dets: int = 300) -> Dict[str, float]:
+                  max_dets: int = 300, processes: Optional[int] = None) -> Dict[str, float]:
     """Evaluate LVIS detection or instance-segmentation results; lvis-api 0.5.3 semantics.
 
     Args:
@@ -31,6 +30,9 @@ def evaluate_lvis(gt, results, iou_type: str = 'bbox', backend: str = 'fast',
         backend: 'fast' (this package) or 'lvis' (lvis-api's LVISEval, the reference).
         max_dets: detections kept per image (highest scores; lvis-api's default 300); a
             negative value keeps all. The AR keys keep lvis-api's '@300' labels.
+        processes: backend 'fast' only: 2 reads result files and evaluates in two processes
+            (this one and a forked helper; same numbers, same errors), 1 in this process only.
+            Default: 2 where fork is available and this process may use 2 or more CPUs.
 
     Returns:
         ``{name: float}`` for every name in :data:`METRIC_NAMES`; -1 where lvis-api gives -1
@@ -39,6 +41,7 @@ def evaluate_lvis(gt, results, iou_type: str = 'bbox', backend: str = 'fast',
     Raises:
         ResultsFormatError / GroundTruthFormatError (both ``ValueError``): malformed
         input, detected before any evaluation. FileNotFoundError: a missing file.
+        WorkerFailed (a ``RuntimeError``): a helper process died (killed, out of memory).
     """
     if iou_type not in IOU_TYPES:
         raise ValueError(f"iou_type must be 'bbox' or 'segm', not {iou_type!r}")
@@ -46,6 +49,7 @@ def evaluate_lvis(gt, results, iou_type: str = 'bbox', backend: str = 'fast',
         raise ValueError(f"backend must be 'fast' or 'lvis', not {backend!r}")
     if isinstance(max_dets, bool) or not isinstance(max_dets, int):
         raise ValueError(f'max_dets must be an integer, not {max_dets!r}')
+    processes = default_processes() if processes is None else _check_processes(processes)
     paths, _ = result_sources(results)
     if paths is not None:
         check_files(paths)  # before spending time on the ground truth
@@ -63,11 +67,23 @@ def evaluate_lvis(gt, results, iou_type: str = 'bbox', backend: str = 'fast',
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            raw = fast.evaluate(gt_arrays, results, iou_type, max_dets)
+            raw = fast.evaluate(gt_arrays, results, iou_type, max_dets,
+                                processes=min(processes, 2))
         finally:
             if was_enabled:
                 gc.enable()
     return {name: float(raw[name]) for name in METRIC_NAMES}
+
+
+def default_processes() -> int:
+    """2 where fork is available and this process may use two or more CPUs, else 1."""
+    return 2 if fork_available() and usable_cpus() >= 2 else 1
+
+
+def _check_processes(processes) -> int:
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise ValueError(f'processes must be a whole number of at least 1, not {processes!r}')
+    return processes if fork_available() else 1
 
 
 def evaluate_lvis_iou_types(gt, results_by_iou: Mapping[str, object], backend: str = 'fast',
@@ -75,12 +91,15 @@ def evaluate_lvis_iou_types(gt, results_by_iou: Mapping[str, object], backend: s
                             ) -> Dict[str, Dict[str, float]]:
     """Evaluate several IoU types (``{'bbox': results, 'segm': results}``), in parallel.
 
-    Each IoU type is evaluated by :func:`evaluate_lvis` (same arguments, same numbers); with
-    ``processes`` > 1 (default: one per IoU type, at most one per CPU) the types after the first
-    run in forked worker processes while this process evaluates the first, so bbox + segm take
-    about as long as segm alone on a machine with two free cores. Result files are checked to
-    exist before anything starts; an input error of any type is raised here (the first IoU
-    type's first) with its own class and message.
+    Each IoU type is evaluated by :func:`evaluate_lvis` (same arguments, same numbers).
+    ``processes``: how many processes to use in all. With 2 or more, the types after the first
+    run in forked worker processes while this process evaluates the first; processes beyond one
+    per type go to the fast backend's two-process evaluation of a type, segm first. 1: one type
+    after the other in this process. Default: one more than the number of types where fork is
+    available and this process may use 2 or more CPUs (bbox + segm: bbox in one process, segm
+    in two), else 1 (:func:`process_plan`). Result files are checked to exist before anything
+    starts; an input error of any type is raised here (the first IoU type's first) with its own
+    class and message.
 
     Returns ``{iou_type: {name: float}}`` in the order of ``results_by_iou``.
     """
@@ -92,72 +111,47 @@ def evaluate_lvis_iou_types(gt, results_by_iou: Mapping[str, object], backend: s
         paths, _ = result_sources(results_by_iou[iou])
         if paths is not None:
             check_files(paths)
-    if processes is None:
-        processes = min(len(ious), os.cpu_count() or 1)
-    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
-        raise ValueError(f'processes must be a whole number of at least 1, not {processes!r}')
-    import multiprocessing
-    fork = 'fork' in multiprocessing.get_all_start_methods()
-    if processes <= 1 or len(ious) <= 1 or not fork:
-        return {iou: evaluate_lvis(gt, results_by_iou[iou], iou, backend, max_dets)
-                for iou in ious}
-    # fork (not spawn): the workers share an in-memory ground truth with this process and need
-    # no re-import; they run numpy and pycocotools only, never torch
-    ctx = multiprocessing.get_context('fork')
+    plan = process_plan(ious, processes, backend)
+    side_by_side = [iou for iou in ious[1:] if plan[iou] > 0]
+    # forked (not spawned): the workers share an in-memory ground truth with this process and
+    # need no re-import; they run numpy and pycocotools only, never torch
     workers = {}
     try:
-        for k, iou in enumerate(ious[1:]):
-            if k + 2 > processes:  # more types than processes: the rest run here, in order
-                break
-            receive, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_worker, name=f'iif-eval-{iou}', daemon=True,
-                               args=(send, gt, results_by_iou[iou], iou, backend, max_dets))
-            proc.start()
-            send.close()
-            workers[iou] = (proc, receive)
-        metrics = {iou: evaluate_lvis(gt, results_by_iou[iou], iou, backend, max_dets)
+        for iou in side_by_side:
+            workers[iou] = Forked(f'the {iou} evaluation process', evaluate_lvis, gt,
+                                  results_by_iou[iou], iou, backend, max_dets, plan[iou])
+        metrics = {iou: evaluate_lvis(gt, results_by_iou[iou], iou, backend, max_dets,
+                                      max(plan[iou], 1))
                    for iou in ious if iou not in workers}
-        for iou, (proc, receive) in workers.items():
-            metrics[iou] = _collect(iou, proc, receive)
+        for iou, worker in workers.items():
+            metrics[iou] = worker.result()
     finally:
-        for proc, receive in workers.values():
-            if proc.is_alive():  # this process failed first: stop the workers
-                proc.terminate()
-            proc.join()
-            receive.close()
+        for worker in workers.values():  # this process failed first: stop the workers
+            worker.stop()
     return {iou: metrics[iou] for iou in ious}
 
 
-class _WorkerFailed(RuntimeError):
-    """A worker process's evaluation raised something other than an input error (a bug)."""
+def process_plan(ious, processes: Optional[int] = None, backend: str = 'fast'
+                 ) -> Dict[str, int]:
+    """Processes per IoU type for :func:`evaluate_lvis_iou_types` (0: after the first type, in
+    the calling process): one per type while there are processes left, then (fast backend) a
+    second one per type, segm before bbox, as segm's evaluation takes about twice as long.
 
-
-def _worker(send, gt, results, iou_type, backend, max_dets) -> None:
-    try:
-        reply = ('ok', evaluate_lvis(gt, results, iou_type, backend, max_dets))
-    except (ValueError, OSError) as e:  # input errors: re-raised as they are by the parent
-        reply = ('error', e, traceback.format_exc())
-    except BaseException as e:  # noqa: BLE001 - reported to the parent with its traceback
-        reply = ('error', None, f'{type(e).__name__}: {e}\n{traceback.format_exc()}')
-    try:
-        send.send(reply)
-    except Exception:  # noqa: BLE001 - an exception that does not pickle: send its text
-        send.send(('error', None, reply[2]))
-    send.close()
-
-
-def _collect(iou_type: str, proc, receive) -> Dict[str, float]:
-    try:
-        reply = receive.recv()
-    except EOFError:
-        proc.join()
-        raise _WorkerFailed(f'the {iou_type} evaluation process ended without a result '
-                            f'(exit code {proc.exitcode}; out of memory?)') from None
-    if reply[0] == 'ok':
-        return reply[1]
-    if reply[1] is not None:
-        raise reply[1]
-    raise _WorkerFailed(f'{iou_type} evaluation failed in its worker process:\n{reply[2]}')
+    ``processes`` None: one more than the number of types where fork is available and this
+    process may use 2 or more CPUs, else 1.
+    """
+    if processes is None:
+        processes = len(ious) + 1 if default_processes() > 1 else 1
+    plan = {iou: 0 for iou in ious}
+    left = _check_processes(processes)
+    for iou in ious:
+        if left:
+            plan[iou], left = 1, left - 1
+    if backend == 'fast':
+        for iou in sorted(ious, key=lambda t: t != 'segm'):
+            if left and plan[iou] == 1:
+                plan[iou], left = 2, left - 1
+    return plan
 
 
 def format_metrics_table(metrics_by_iou_type: Mapping[str, Mapping[str, float]]) -> str:

@@ -29,9 +29,15 @@ about PAIR_BLOCK detection / ground-truth pairs, so dense images do not build ev
 temporaries at once. Per-chunk data are freed as it goes; the only image x category structures
 are sorted int64 keys of the pairs that exist. Compressed RLE strings are checked
 (:mod:`iif.evaluation.rle`) before pycocotools reads them.
+
+With ``processes=2``, a forked helper reads every other piece of the result files and evaluates
+the upper half of the categories (:func:`_read_in_two_processes`,
+:meth:`_Evaluator.run_in_two_processes`); the caller assembles the pieces in file order, so every
+array after that, and every metric, is the one-process path's.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
@@ -39,7 +45,8 @@ import numpy as np
 
 from .common import GroundTruthFormatError
 from .groundtruth import GroundTruth
-from .jsonstream import iter_chunks
+from .forked import Forked, WorkerFailed
+from .jsonstream import Chunk, iter_chunks, iter_file_entries, result_sources
 from .results import (ProblemLog, check_bbox_rule, check_rle_strings, chunk_columns,
                       log_rle_problems)
 from .rle import RLEStrings
@@ -100,78 +107,166 @@ def _over_limit(img: np.ndarray, score: np.ndarray, max_dets: int,
     return drop
 
 
-def load_detections(gt: GroundTruth, results, iou_type: str, max_dets: int) -> Detections:
-    """Validate and read results chunk by chunk, keeping compact columns of what is evaluated."""
-    C = gt.num_categories
+@dataclass
+class _Piece:
+    """What is kept of one piece of the results: every entry's image and score (for max_dets)
+    and the columns of the entries that pass the federated filter (``sel``, piece positions)."""
+    size: int
+    img_idx: np.ndarray
+    score: np.ndarray
+    with_bbox: int
+    sel: np.ndarray
+    k_img: np.ndarray
+    k_cat: np.ndarray
+    k_score: np.ndarray
+    k_area: Optional[np.ndarray]      # bbox area, when the results carry boxes
+    k_box: Optional[np.ndarray]       # bbox
+    k_size: Optional[np.ndarray]      # segm
+    k_counts: Optional[RLEStrings]    # segm
+
+
+def _read_piece(chunk, gt: GroundTruth, iou_type: str, fed_keys: np.ndarray,
+                log: ProblemLog) -> Optional[_Piece]:
+    """Validate one chunk and keep what can be evaluated; None (problems logged) if invalid."""
+    n = len(chunk.entries)
+    cols = chunk_columns(chunk, gt, iou_type, log, check_masks=False)
+    chunk.entries = None  # let the parsed objects go before the next chunk is read
+    if cols is None:
+        return None
+    # federated filter now, so only payloads that can be evaluated are kept
+    key = cols.img_idx.astype(np.int64) * gt.num_categories + cols.cat_idx
+    sel = np.flatnonzero(_member(fed_keys, key))
+    kept = None
+    if iou_type == 'segm':
+        # masks that reach pycocotools: those paired with ground truth (IoU), and all
+        # kept ones when the area comes from the mask (no bboxes)
+        to_c = sel if cols.bbox is None else np.flatnonzero(_member(gt.pos_keys, key))
+        sizes = cols.seg_size[to_c]
+        counts = cols.seg_counts
+        if isinstance(counts, RLEStrings):  # scanned: one buffer, strings copied as bytes
+            kept = counts.take(sel)
+            checked = kept if to_c is sel else counts.take(to_c)
+        else:
+            checked = [counts[i] for i in to_c.tolist()]
+            kept = RLEStrings.from_strings([counts[i] for i in sel.tolist()])
+        log_rle_problems(*check_rle_strings(checked, sizes), sizes, chunk, log, to_c)
+        del counts, checked
+    box = cols.bbox[sel] if cols.bbox is not None else None
+    return _Piece(size=n, img_idx=cols.img_idx, score=cols.score, with_bbox=cols.has_bbox,
+                  sel=sel, k_img=cols.img_idx[sel], k_cat=cols.cat_idx[sel],
+                  k_score=cols.score[sel],
+                  k_area=box[:, 2] * box[:, 3] if box is not None else None,
+                  k_box=box if iou_type == 'bbox' else None,
+                  k_size=cols.seg_size[sel] if iou_type == 'segm' else None, k_counts=kept)
+
+
+def load_detections(gt: GroundTruth, results, iou_type: str, max_dets: int,
+                    processes: int = 1) -> Detections:
+    """Validate and read results chunk by chunk, keeping compact columns of what is evaluated.
+
+    ``processes`` 2: a results file is read in two processes (:func:`_read_in_two_processes`);
+    the detections are the same.
+    """
     fed_keys = np.union1d(gt.pos_keys, gt.neg_keys)
+    if processes > 1:
+        pieces = _read_in_two_processes(gt, results, iou_type, fed_keys)
+        if pieces is not None:
+            return _assemble(gt, pieces, iou_type, max_dets)
     log = ProblemLog()
-    total = with_bbox = 0
-    all_img: List[np.ndarray] = []
-    all_score: List[np.ndarray] = []
-    k_pos, k_img, k_cat, k_score, k_box, k_area, k_size = [], [], [], [], [], [], []
-    k_counts: List[RLEStrings] = []
+    total = 0
+    pieces: List[_Piece] = []
     # segm: pieces of the file in the usual regular shape are read without a dict per result
-    for chunk in iter_chunks(results, scan=segm_columns if iou_type == 'segm' else None):
-        n = len(chunk.entries)
-        cols = chunk_columns(chunk, gt, iou_type, log, check_masks=False)
-        chunk.entries = None  # let the parsed objects go before the next chunk is read
-        if cols is None:
-            total += n
-            continue
-        with_bbox += cols.has_bbox
-        all_img.append(cols.img_idx)
-        all_score.append(cols.score)
-        # federated filter now, so only payloads that can be evaluated are kept
-        key = cols.img_idx.astype(np.int64) * C + cols.cat_idx
-        sel = np.flatnonzero(_member(fed_keys, key))
-        if iou_type == 'segm':
-            # masks that reach pycocotools: those paired with ground truth (IoU), and all
-            # kept ones when the area comes from the mask (no bboxes)
-            to_c = sel if cols.bbox is None else np.flatnonzero(_member(gt.pos_keys, key))
-            sizes = cols.seg_size[to_c]
-            counts = cols.seg_counts
-            if isinstance(counts, RLEStrings):  # scanned: one buffer, strings copied as bytes
-                kept = counts.take(sel)
-                checked = kept if to_c is sel else counts.take(to_c)
-            else:
-                checked = [counts[i] for i in to_c.tolist()]
-                kept = RLEStrings.from_strings([counts[i] for i in sel.tolist()])
-            log_rle_problems(*check_rle_strings(checked, sizes), sizes, chunk, log, to_c)
-            k_counts.append(kept)
-            del counts, checked, kept
-        k_pos.append(sel + total)
-        k_img.append(cols.img_idx[sel])
-        k_cat.append(cols.cat_idx[sel])
-        k_score.append(cols.score[sel])
-        if cols.bbox is not None:
-            box = cols.bbox[sel]
-            k_area.append(box[:, 2] * box[:, 3])
-            if iou_type == 'bbox':
-                k_box.append(box)
-        if iou_type == 'segm':
-            k_size.append(cols.seg_size[sel])
-        total += n
-        del cols
+    for chunk in iter_chunks(results, scan=_scanner(iou_type)):
+        total += len(chunk.entries)
+        piece = _read_piece(chunk, gt, iou_type, fed_keys, log)
+        if piece is not None:
+            pieces.append(piece)
     log.raise_if_any(total, iou_type)
-    check_bbox_rule(iou_type, with_bbox, total)
+    return _assemble(gt, pieces, iou_type, max_dets)
+
+
+def _scanner(iou_type: str):
+    return segm_columns if iou_type == 'segm' else None
+
+
+def _read_in_two_processes(gt: GroundTruth, results, iou_type: str,
+                           fed_keys: np.ndarray) -> Optional[List[_Piece]]:
+    """The pieces of results files, the even-numbered ones read here and the odd-numbered ones
+    by a forked helper at the same time, in file order.
+
+    None when the results are not files or either process met anything irregular (a problem in
+    the input, a piece that needs the whole file parsed, an exception): the caller then reads
+    them in one process, which gives any error its usual class and message.
+    """
+    paths, _ = result_sources(results)
+    if paths is None:
+        return None
+    with Forked(f'the helper process reading the {iou_type} results', _read_share,
+                gt, paths, iou_type, fed_keys, 1) as helper:
+        mine = _read_share(gt, paths, iou_type, fed_keys, 0)
+        if mine is None:
+            return None  # leaving the block stops the helper
+        theirs = helper.result()
+    if theirs is None:
+        return None
+    return [piece for _, piece in sorted(mine + theirs, key=lambda t: t[0])]
+
+
+def _read_share(gt: GroundTruth, paths, iou_type: str, fed_keys: np.ndarray,
+                parity: int) -> Optional[list]:
+    """(number, piece) of the pieces numbered ``parity`` mod 2, counted over all files in order;
+    None if anything is irregular (see :func:`_read_in_two_processes`)."""
+    log = ProblemLog()
+    out = []
+    number = 0
+    try:
+        for path in paths:
+            first = number
+            for entries in iter_file_entries(path, None, _scanner(iou_type),
+                                             only=lambda k, f=first: (f + k) % 2 == parity):
+                if entries is not None and len(entries):
+                    # entry positions only name problems, and a problem sends the caller to
+                    # the one-process path, which names it there
+                    piece = _read_piece(Chunk(entries, 0, os.fspath(path), 0), gt, iou_type,
+                                        fed_keys, log)
+                    if piece is None or log:
+                        return None
+                    out.append((number, piece))
+                number += 1
+    except Exception:  # noqa: BLE001 - the one-process path raises it again, as it always has
+        return None
+    return out
+
+
+def _assemble(gt: GroundTruth, pieces: List[_Piece], iou_type: str,
+              max_dets: int) -> Detections:
+    """The detections of valid pieces (all of them, in file order)."""
+    total = sum(p.size for p in pieces)
+    check_bbox_rule(iou_type, sum(p.with_bbox for p in pieces), total)
 
     def cat_(parts, dtype, shape=(0,)):
         return np.concatenate(parts) if parts else np.zeros(shape, dtype)
 
-    img_all = cat_(all_img, np.int32)
-    drop = _over_limit(img_all, cat_(all_score, np.float64), max_dets, gt.num_images)
-    del all_img, all_score, img_all
-    pos = cat_(k_pos, np.int64)
+    img_all = cat_([p.img_idx for p in pieces], np.int32)
+    drop = _over_limit(img_all, cat_([p.score for p in pieces], np.float64), max_dets,
+                       gt.num_images)
+    del img_all
+    for p in pieces:
+        p.img_idx = p.score = None  # needed for max_dets only
+    starts = np.cumsum([0] + [p.size for p in pieces[:-1]]).tolist()
+    pos = cat_([p.sel + s for p, s in zip(pieces, starts)], np.int64)
     keep = np.ones(pos.size, bool) if drop is None else ~drop[pos]
     if max_dets == 0:
         keep[:] = False
-    img = cat_(k_img, np.int32)
-    cat = cat_(k_cat, np.int32)
-    score = cat_(k_score, np.float64)
-    bbox = cat_(k_box, np.float64, (0, 4)) if iou_type == 'bbox' else None
-    seg_size = cat_(k_size, np.int64, (0, 2)) if iou_type == 'segm' else None
-    strings = RLEStrings.concat(k_counts) if iou_type == 'segm' else None
-    del k_counts
+    img = cat_([p.k_img for p in pieces], np.int32)
+    cat = cat_([p.k_cat for p in pieces], np.int32)
+    score = cat_([p.k_score for p in pieces], np.float64)
+    bbox = cat_([p.k_box for p in pieces], np.float64, (0, 4)) if iou_type == 'bbox' else None
+    seg_size = (cat_([p.k_size for p in pieces], np.int64, (0, 2)) if iou_type == 'segm'
+                else None)
+    strings = RLEStrings.concat([p.k_counts for p in pieces]) if iou_type == 'segm' else None
+    k_area = [p.k_area for p in pieces if p.k_area is not None]
+    del pieces[:]  # the caller's list too: each part is in one array now
     if k_area:
         area = cat_(k_area, np.float64)
     else:  # segm results without boxes: lvis-api uses the mask area
@@ -283,17 +378,60 @@ class _Evaluator:
         self.precision = -np.ones((T, R, C, A))
         self.recall = -np.ones((T, C, A))
 
-    def run(self) -> None:
-        C = self.C
-        d_b = np.searchsorted(self.dets.cat, np.arange(C + 1))
-        g_b = np.searchsorted(self.g_cat, np.arange(C + 1))
-        c0 = 0
-        while c0 < C:
+    def run(self, c_start: int = 0, c_stop: Optional[int] = None) -> None:
+        """Precision and recall of categories [c_start, c_stop) (default: all)."""
+        c_stop = self.C if c_stop is None else c_stop
+        d_b = self._det_bounds()
+        g_b = np.searchsorted(self.g_cat, np.arange(self.C + 1))
+        c0 = c_start
+        while c0 < c_stop:
             # grow the chunk by whole categories up to chunk_dets detections
             c1 = int(np.searchsorted(d_b, d_b[c0] + self.chunk_dets, side='right')) - 1
-            c1 = min(max(c1, c0 + 1), C)
+            c1 = min(max(c1, c0 + 1), c_stop)
             self._chunk(c0, c1, int(d_b[c0]), int(d_b[c1]), int(g_b[c0]), int(g_b[c1]))
             c0 = c1
+
+    def _det_bounds(self) -> np.ndarray:
+        """Category c's detections are dets[d_b[c]:d_b[c + 1]]."""
+        return np.searchsorted(self.dets.cat, np.arange(self.C + 1))
+
+    def run_in_two_processes(self) -> None:
+        """:meth:`run`, the categories split between this process and a forked helper.
+
+        Categories are independent, so the numbers are :meth:`run`'s. If either process fails,
+        everything is evaluated again here, so that an error is the one-process path's.
+        """
+        split = self._split_point()
+        if not 0 < split < self.C:
+            return self.run()
+        theirs = None
+        try:
+            with Forked(f'the helper process evaluating {self.iou_type} (categories from '
+                        f'index {split})', self._curves_of, split, self.C) as helper:
+                self.run(0, split)
+                theirs = helper.result()
+        except WorkerFailed:
+            raise  # the helper died (killed, out of memory): say so
+        except Exception:  # noqa: BLE001 - raised again by the one-process run below
+            theirs = None
+        if theirs is None:
+            self.precision[:] = -1
+            self.recall[:] = -1
+            return self.run()
+        self.precision[:, :, split:, :], self.recall[:, split:, :] = theirs
+
+    def _curves_of(self, c0: int, c1: int):
+        """(precision, recall) of categories [c0, c1); None if the evaluation raised."""
+        try:
+            self.run(c0, c1)
+        except Exception:  # noqa: BLE001 - the caller evaluates again in one process
+            return None
+        return self.precision[:, :, c0:c1, :].copy(), self.recall[:, c0:c1, :].copy()
+
+    def _split_point(self) -> int:
+        """First category of the helper's half: about half the detections on each side."""
+        d_b = self._det_bounds()
+        return int(np.searchsorted(d_b, d_b[-1] / 2))
 
     # ---- one chunk of categories [c0, c1)
     def _chunk(self, c0, c1, d0, d1, g0, g1) -> None:
@@ -529,8 +667,13 @@ class _Evaluator:
 
 
 def evaluate(gt: GroundTruth, results, iou_type: str, max_dets: int,
-             chunk_dets: Optional[int] = None) -> Dict[str, float]:
-    dets = load_detections(gt, results, iou_type, max_dets)
+             chunk_dets: Optional[int] = None, processes: int = 1) -> Dict[str, float]:
+    """lvis-api's metrics; ``processes`` 2 reads (results files) and evaluates in two processes,
+    with the same numbers and errors as in one."""
+    dets = load_detections(gt, results, iou_type, max_dets, processes)
     ev = _Evaluator(gt, dets, iou_type, chunk_dets or CHUNK_DETS)
-    ev.run()
+    if processes > 1:
+        ev.run_in_two_processes()
+    else:
+        ev.run()
     return ev.summarize()

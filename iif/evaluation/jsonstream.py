@@ -96,8 +96,12 @@ class ScannedPiece:
         return self.size
 
 
-def iter_file_entries(path: PathLike, chunk_bytes: Optional[int] = None,
-                      scan=None) -> Iterator[Union[list, ScannedPiece]]:
+class WholeFileNeeded(Exception):
+    """A piece of the file could not be read on its own (see :func:`iter_file_entries`)."""
+
+
+def iter_file_entries(path: PathLike, chunk_bytes: Optional[int] = None, scan=None,
+                      only=None) -> Iterator[Union[list, ScannedPiece, None]]:
     """Yield the entries of a JSON list file in pieces of about chunk_bytes.
 
     Pieces are parsed in place: the byte before a piece (the list's ``[`` or the separating
@@ -105,16 +109,24 @@ def iter_file_entries(path: PathLike, chunk_bytes: Optional[int] = None,
     memoryview, so the file's bytes are never copied. ``scan`` (bytes of the entries -> columns
     tuple or None, e.g. :func:`iif.evaluation.scan.segm_columns`) is tried first on each piece;
     where it gives columns, a :class:`ScannedPiece` is yielded instead of a list.
+
+    ``only`` (piece number -> bool) reads a share of the pieces, for reading a file in several
+    processes: every piece is yielded, in order, those it rejects as None without scanning or
+    parsing them (the cuts between pieces do not depend on their contents), and where the whole
+    file would have to be parsed instead, :class:`WholeFileNeeded` is raised.
     """
     if not os.path.isfile(path):
         raise MissingFileError(f'results file not found: {os.fspath(path)}')
     yielded = 0
+    piece = -1
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     read_bytes = max(chunk_bytes, READ_BYTES)
     with open(path, 'rb') as f:
         buf = bytearray(f.read(read_bytes))
         lead = len(buf) - len(buf.lstrip())
         if orjson is None or buf[lead:lead + 1] != b'[':
+            if only is not None:
+                raise WholeFileNeeded(path)
             yield _whole_list(path)
             return
         start = lead + 1  # first byte of the list body; buf[start - 1] is '['
@@ -136,6 +148,13 @@ def iter_file_entries(path: PathLike, chunk_bytes: Optional[int] = None,
                     eof = not more
                     buf += more
                     continue
+            piece += 1
+            if only is not None and not only(piece):
+                yield None
+                if cut < 0:
+                    return
+                start = buf.index(b',', cut) + 1
+                continue
             buf[start - 1] = 0x5B  # '['
             if cut >= 0:
                 comma = buf.index(b',', cut)
@@ -166,7 +185,7 @@ def iter_file_entries(path: PathLike, chunk_bytes: Optional[int] = None,
                     entries = None
             if not isinstance(entries, list):
                 break  # fall back below
-            if entries:
+            if entries or only is not None:
                 yield entries
                 yielded += len(entries)
             del entries
@@ -174,6 +193,8 @@ def iter_file_entries(path: PathLike, chunk_bytes: Optional[int] = None,
                 return
             start = comma + 1
     # fallback: the split guess failed or the file is not plain JSON (NaN, trailing data, ...)
+    if only is not None:
+        raise WholeFileNeeded(path)
     whole = _whole_list(path)
     if yielded > len(whole):  # cannot happen with a consistent file
         raise ResultsFormatError(f'results file {os.fspath(path)} changed while being read')
