@@ -183,21 +183,18 @@ def main(argv=None) -> int:
         print(f'\n[{iou}]  results: {os.path.getsize(paths[iou]) / 1e6:.0f} MB')
         print('metric'.ljust(12) + ''.join(b.rjust(col) for b in backends)
               + ('  max |diff|' if len(backends) > 1 else ''))
-        print('wall s'.ljust(12) + ''.join(f'{runs[b]["wall_s"]:{col}.1f}' for b in backends))
-        print('cpu s'.ljust(12) + ''.join(f'{runs[b]["cpu_s"]:{col}.1f}' for b in backends))
-        print('eval wall s'.ljust(12)
-              + ''.join(f'{runs[b]["eval_wall_s"]:{col}.1f}' for b in backends))
-        print('eval cpu s'.ljust(12)
-              + ''.join(f'{runs[b]["eval_cpu_s"]:{col}.1f}' for b in backends))
-        print('peak RSS GB'.ljust(12)
-              + ''.join(f'{runs[b]["peak_rss_gb"]:{col}.2f}' for b in backends))
-        print('processes'.ljust(12)
-              + ''.join(f'{runs[b]["processes"][iou]:{col}d}' for b in backends))
-        # with 2 processes: the evaluation's CPU in the calling process / in its helper
-        print('cpu here s'.ljust(12)
-              + ''.join(f'{runs[b]["eval_cpu_self_s"]:{col}.1f}' for b in backends))
-        print('cpu helper s'.ljust(12)
-              + ''.join(f'{runs[b]["eval_cpu_children_s"]:{col}.1f}' for b in backends))
+        # (label, value of one backend's run, format); with 2 processes the "cpu here" and
+        # "cpu helper" rows split the evaluation's CPU between the calling process and its helper
+        rows = [('wall s', lambda r: r['wall_s'], '.1f'),
+                ('cpu s', lambda r: r['cpu_s'], '.1f'),
+                ('eval wall s', lambda r: r['eval_wall_s'], '.1f'),
+                ('eval cpu s', lambda r: r['eval_cpu_s'], '.1f'),
+                ('peak RSS GB', lambda r: r['peak_rss_gb'], '.2f'),
+                ('processes', lambda r, iou=iou: r['processes'][iou], 'd'),
+                ('cpu here s', lambda r: r['eval_cpu_self_s'], '.1f'),
+                ('cpu helper s', lambda r: r['eval_cpu_children_s'], '.1f')]
+        for label, value, fmt in rows:
+            print(label.ljust(12) + ''.join(f'{value(runs[b]):{col}{fmt}}' for b in backends))
         if len(backends) > 1 and 'lvis' in backends and 'fast' in backends:
             f, l_ = runs['fast'], runs['lvis']
             print('speed-up'.ljust(12) + f'{l_["wall_s"] / f["wall_s"]:{col}.1f}x'
